@@ -1,0 +1,306 @@
+"""Plugin managers and the component catalogue.
+
+There is no module-global plugin manager: :func:`make_plugin_manager` builds a
+fresh one for every run (or :class:`~deltarule.Trainer`), so embedding tools
+and tests never leak registrations into each other.
+
+Plugins come from four places, in this order:
+
+1. ``builtin``     — the bundled :mod:`deltarule.plugins` modules, registered
+   exactly like third-party plugins;
+2. ``entry point`` — installed distributions declaring the ``deltarule``
+   entry-point group (skipped when ``DELTARULE_DISABLE_PLUGIN_AUTOLOAD`` is set
+   to a non-empty value, or ``entry_points=False``);
+3. ``user``        — objects or modules passed in code (``plugins=[...]``);
+4. ``user``        — dotted paths ``"package.module:attr"`` (``--plugin``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import os
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Iterable
+
+import pluggy
+
+from . import hookspecs
+from .errors import (
+    ComponentClashError,
+    ComponentError,
+    PluginError,
+    UnknownComponentError,
+)
+
+ENTRY_POINT_GROUP = "deltarule"
+AUTOLOAD_ENV = "DELTARULE_DISABLE_PLUGIN_AUTOLOAD"
+
+BUILTIN_MODULES = (
+    "deltarule.plugins.initializers",
+    "deltarule.plugins.activations",
+    "deltarule.plugins.losses",
+    "deltarule.plugins.optimizers",
+    "deltarule.plugins.stopping",
+)
+
+FAMILIES = {
+    "initializers": "deltarule_initializers",
+    "activations": "deltarule_activations",
+    "losses": "deltarule_losses",
+    "optimizers": "deltarule_optimizers",
+}
+
+SINGULAR = {
+    "initializers": "initializer",
+    "activations": "activation",
+    "losses": "loss",
+    "optimizers": "optimizer",
+}
+
+# what each family's components must offer; checked once per run
+_PROTOCOLS = {
+    "activations": (("forward",), ("derivative", "vjp")),
+    "losses": (("value", "gradient"),),
+    "optimizers": (),
+    "initializers": (),
+}
+
+
+def load_object(path: str) -> Any:
+    """Import ``"package.module:attr"`` (or ``"package.module"``) and return it."""
+    if not isinstance(path, str) or not path.strip():
+        raise PluginError(f"a plugin path must be 'module:attr' or 'module', got {path!r}")
+    module_name, _, attr = path.strip().partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise PluginError(
+            f"cannot import plugin module {module_name!r} (from {path!r}): {exc}; "
+            "give an importable dotted path such as 'mypkg.plugins:activations'"
+        ) from exc
+    for part in filter(None, attr.split(".")):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise PluginError(
+                f"module {module_name!r} has no attribute {part!r} (from {path!r})"
+            ) from None
+    return obj
+
+
+def _plugin_label(plugin: Any) -> str:
+    if isinstance(plugin, ModuleType):
+        return plugin.__name__
+    name = getattr(plugin, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    cls = plugin if inspect.isclass(plugin) else type(plugin)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _check_hook_names(plugin: Any, label: str) -> None:
+    """Catch misspelled and unmarked hooks, which pluggy would silently ignore."""
+    marker = hookspecs.PROJECT + "_impl"
+    for attr in dir(plugin):
+        if not attr.startswith(hookspecs.PROJECT + "_"):
+            continue
+        value = getattr(plugin, attr, None)
+        if not callable(value):
+            continue
+        if attr not in hookspecs.HOOK_NAMES:
+            hint = difflib.get_close_matches(attr, hookspecs.HOOK_NAMES, n=1)
+            suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+            raise PluginError(
+                f"plugin {label!r} implements unknown hook {attr!r}{suggestion} "
+                f"(known hooks: {', '.join(hookspecs.HOOK_NAMES)})"
+            )
+        if not hasattr(value, marker):
+            raise PluginError(
+                f"plugin {label!r} defines {attr!r} without the @deltarule.hookimpl "
+                "marker, so it would never be called; decorate it with @deltarule.hookimpl"
+            )
+
+
+@dataclass
+class Registry:
+    """A plugin manager plus where each of its plugins came from."""
+
+    pm: pluggy.PluginManager
+    origins: dict[str, str] = field(default_factory=dict)
+
+    def register(self, plugin: Any, origin: str = "user", name: str | None = None) -> str:
+        """Register ``plugin`` (object, module or dotted path); return its name."""
+        source = None
+        if isinstance(plugin, str):
+            source, plugin = plugin, load_object(plugin)
+        label = name or _plugin_label(plugin)
+        _check_hook_names(plugin, label)
+        if self.pm.is_registered(plugin):
+            return self.pm.get_name(plugin) or label
+        if self.pm.has_plugin(label):
+            # same label, different object: keep both, distinguishable
+            label = f"{label}#{id(plugin):x}"
+        try:
+            registered = self.pm.register(plugin, name=label)
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            if self.pm.is_registered(plugin):
+                self.pm.unregister(plugin)
+            raise PluginError(
+                f"plugin {label!r} cannot be registered: {exc}. Hook arguments must "
+                "be named as in deltarule.hookspecs (e.g. 'state')"
+            ) from None
+        assert registered is not None
+        self.origins[registered] = origin if source is None else f"{origin} ({source})"
+        return registered
+
+    def plugins(self) -> list[tuple[str, str, Any]]:
+        """``(name, origin, plugin)`` for every registered plugin, in order."""
+        return [
+            (name, self.origins.get(name, "unknown"), plugin)
+            for name, plugin in self.pm.list_name_plugin()
+        ]
+
+    def catalogue(self) -> "Catalogue":
+        return Catalogue.collect(self)
+
+
+def make_plugin_manager(
+    plugins: Iterable[Any] = (), *, entry_points: bool | None = None
+) -> Registry:
+    """A fresh :class:`Registry`: builtins, entry points, then ``plugins``.
+
+    ``entry_points=None`` loads the ``deltarule`` entry-point group unless the
+    environment variable ``DELTARULE_DISABLE_PLUGIN_AUTOLOAD`` is set.
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    reg = Registry(pm)
+    for modname in BUILTIN_MODULES:
+        module = importlib.import_module(modname)
+        for plugin in getattr(module, "PLUGINS", (module,)):
+            reg.register(plugin, origin="builtin")
+    if entry_points is None:
+        entry_points = not os.environ.get(AUTOLOAD_ENV)
+    if entry_points:
+        _load_entry_points(reg)
+    if isinstance(plugins, (str, ModuleType)) or not isinstance(plugins, Iterable):
+        plugins = [plugins]
+    for plugin in plugins:
+        reg.register(plugin, origin="user")
+    return reg
+
+
+def _load_entry_points(reg: Registry) -> None:
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            plugin = ep.load()
+        except Exception as exc:  # a broken third-party package must say who it is
+            raise PluginError(
+                f"entry point {ep.name!r} ({ep.value}) of group 'deltarule' failed to "
+                f"load: {exc}; fix or uninstall that package, or set {AUTOLOAD_ENV}=1"
+            ) from exc
+        dist = getattr(ep, "dist", None)
+        where = f"entry point {ep.name} = {ep.value}"
+        if dist is not None:
+            where += f" [{dist.name} {dist.version}]"
+        reg.register(plugin, origin=where, name=ep.name)
+
+
+@dataclass(frozen=True)
+class Entry:
+    component: Any
+    plugin: str
+    origin: str
+
+
+@dataclass
+class Catalogue:
+    """Every component the registered plugins provide, by family and name."""
+
+    families: dict[str, dict[str, Entry]]
+
+    @classmethod
+    def collect(cls, reg: Registry) -> "Catalogue":
+        families: dict[str, dict[str, Entry]] = {}
+        for family, hook_name in FAMILIES.items():
+            table: dict[str, Entry] = {}
+            hook = getattr(reg.pm.hook, hook_name)
+            # registration order (pluggy lists impls oldest first, modulo tryfirst)
+            for impl in hook.get_hookimpls():
+                origin = reg.origins.get(impl.plugin_name, "unknown")
+                provided = impl.function()
+                for comp in _as_components(provided, family, impl.plugin_name):
+                    entry = Entry(comp, impl.plugin_name, origin)
+                    old = table.get(comp.name)
+                    if old is not None and old.origin != "builtin" and origin != "builtin":
+                        raise ComponentClashError(
+                            f"{SINGULAR[family]} {comp.name!r} is provided by two plugins: "
+                            f"{old.plugin!r} ({old.origin}) and {impl.plugin_name!r} "
+                            f"({origin}); rename one of them or register only one"
+                        )
+                    if old is not None and origin == "builtin" and old.origin != "builtin":
+                        continue  # a user plugin registered earlier still shadows
+                    table[comp.name] = entry
+            families[family] = table
+        return cls(families)
+
+    def names(self, family: str) -> list[str]:
+        return sorted(self.families[family])
+
+    def get(self, family: str, name: str) -> Any:
+        table = self.families[family]
+        try:
+            return table[name].component
+        except KeyError:
+            close = difflib.get_close_matches(name, table, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UnknownComponentError(
+                f"unknown {SINGULAR[family]} {name!r}{hint}; available: "
+                f"{', '.join(sorted(table)) or 'none'}"
+            ) from None
+
+
+def _as_components(provided: Any, family: str, plugin: str) -> list[Any]:
+    if provided is None:
+        return []
+    if isinstance(provided, dict):
+        items = list(provided.values())
+    elif isinstance(provided, (list, tuple)):
+        items = list(provided)
+    else:
+        items = [provided]
+    for comp in items:
+        check_component(comp, family, plugin)
+    return items
+
+
+def check_component(comp: Any, family: str, plugin: str = "<direct>") -> None:
+    """Raise :class:`ComponentError` unless ``comp`` follows its family's protocol."""
+    name = getattr(comp, "name", None)
+    if not isinstance(name, str) or not name:
+        raise ComponentError(
+            f"plugin {plugin!r} returned a {SINGULAR[family]} without a string 'name' "
+            f"attribute: {comp!r}"
+        )
+    for alternatives in _PROTOCOLS[family]:
+        if not any(callable(getattr(comp, m, None)) for m in alternatives):
+            need = " or ".join(f"{m}()" for m in alternatives)
+            raise ComponentError(
+                f"{SINGULAR[family]} {name!r} from plugin {plugin!r} has no {need}; "
+                f"see the {SINGULAR[family]} protocol in docs/protocols.md"
+            )
+    if family in ("optimizers", "initializers") and not callable(comp):
+        what = (
+            "a factory (class or callable) building an object with step(params, grads)"
+            if family == "optimizers"
+            else "callable as init(layer_sizes, rng, dtype)"
+        )
+        raise ComponentError(
+            f"{SINGULAR[family]} {name!r} from plugin {plugin!r} must be {what}"
+        )

@@ -1,0 +1,130 @@
+"""Checks of user input, run once before any training starts.
+
+Every failure raises a :mod:`deltarule.errors` exception naming the problem
+and the fix; nothing here ever modifies the caller's arrays.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from .errors import ConfigError, DataError, DataTypeError
+
+DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+def as_dtype(dtype) -> np.dtype:
+    """``"float64"`` (default), ``"float32"`` or the NumPy equivalents."""
+    try:
+        dt = np.dtype(dtype if dtype is not None else np.float64)
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in DTYPES:
+        raise ConfigError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    return dt
+
+
+def as_matrix(data, what: str, dtype: np.dtype, *, allow_1d: bool) -> np.ndarray:
+    """A C-contiguous private copy of ``data`` as a 2-D ``dtype`` array."""
+    if data is None:
+        raise DataTypeError(f"{what} is None; pass an array of numbers")
+    arr = np.asarray(data)
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        if arr.dtype.kind == "c":
+            raise DataTypeError(f"{what} holds complex numbers; pass real numbers")
+        try:
+            arr = np.asarray(data, dtype=np.float64)
+        except (TypeError, ValueError):
+            bad = _first_non_numeric(arr)
+            raise DataTypeError(
+                f"{what} must hold numbers only, but {bad}; convert or drop that entry"
+            ) from None
+    if arr.ndim == 1 and allow_1d:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2:
+        hint = " (use X.reshape(-1, 1) for a single feature)" if arr.ndim == 1 else ""
+        raise DataError(
+            f"{what} must be 2-D (n_samples, n_columns), got shape {arr.shape}{hint}"
+        )
+    if arr.shape[0] == 0:
+        raise DataError(f"{what} has no rows; pass at least one sample")
+    out = np.array(arr, dtype=dtype, order="C", copy=True)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        original = arr[row, col]
+        if np.isnan(out[row, col]):
+            kind = "NaN"
+        elif np.isinf(original):
+            kind = "an infinite value"
+        else:
+            kind = f"{original!r}, too large for {np.dtype(dtype).name}"
+        raise DataError(
+            f"{what} contains {kind} at row {row}, column {col}; "
+            "remove or impute non-finite values before training"
+        )
+    return out
+
+
+def _first_non_numeric(arr: np.ndarray) -> str:
+    flat = arr.reshape(-1) if arr.ndim else arr.reshape(1)
+    for i, v in enumerate(flat):
+        try:
+            float(v)
+        except (TypeError, ValueError):
+            pos = np.unravel_index(i, arr.shape) if arr.ndim else ()
+            return f"entry {tuple(int(p) for p in pos)} is {v!r}"
+    return f"its dtype is {arr.dtype}"
+
+
+def check_layers(layers) -> tuple[int, ...]:
+    try:
+        sizes = tuple(layers)
+    except TypeError:
+        raise ConfigError(
+            f"layers must be a list of layer widths such as [2, 3, 1], got {layers!r}"
+        ) from None
+    if len(sizes) < 2:
+        raise ConfigError(
+            f"layers needs at least two sizes (inputs and outputs), got {list(sizes)}; "
+            "e.g. layers=[2, 3, 1]"
+        )
+    for s in sizes:
+        if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1:
+            raise ConfigError(
+                f"every layer width must be a positive integer, got {s!r} in {list(sizes)}"
+            )
+    return tuple(int(s) for s in sizes)
+
+
+def check_positive(value, what: str, *, integer: bool = False, allow_none: bool = False):
+    if value is None and allow_none:
+        return None
+    kinds = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        kind = "a positive integer" if integer else "a positive number"
+        raise ConfigError(f"{what} must be {kind}, got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"{what} must be positive and finite, got {value!r}")
+    return int(value) if integer else float(value)
+
+
+def check_xy(X: np.ndarray, y: np.ndarray, layers: tuple[int, ...], what=("X", "y")):
+    if X.shape[1] != layers[0]:
+        raise DataError(
+            f"{what[0]} has {X.shape[1]} columns but the input layer has {layers[0]} "
+            f"units (layers={list(layers)}); make layers[0] == {X.shape[1]}"
+        )
+    if y.shape[1] != layers[-1]:
+        raise DataError(
+            f"{what[1]} has {y.shape[1]} columns but the output layer has {layers[-1]} "
+            f"units (layers={list(layers)}); make layers[-1] == {y.shape[1]}"
+        )
+    if X.shape[0] != y.shape[0]:
+        raise DataError(
+            f"{what[0]} has {X.shape[0]} rows but {what[1]} has {y.shape[0]}; "
+            "every sample needs exactly one target row"
+        )

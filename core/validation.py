@@ -51,7 +51,8 @@ def as_matrix(data, what: str, dtype: np.dtype, *, allow_1d: bool) -> np.ndarray
         )
     if arr.shape[0] == 0:
         raise DataError(f"{what} has no rows; pass at least one sample")
-    out = np.array(arr, dtype=dtype, order="C", copy=True)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+        out = np.array(arr, dtype=dtype, order="C", copy=True)
     bad = ~np.isfinite(out)
     if bad.any():
         row, col = (int(i) for i in np.argwhere(bad)[0])
@@ -76,7 +77,8 @@ def _first_non_numeric(arr: np.ndarray) -> str:
             float(v)
         except (TypeError, ValueError):
             pos = np.unravel_index(i, arr.shape) if arr.ndim else ()
-            return f"entry {tuple(int(p) for p in pos)} is {v!r}"
+            shown = v.item() if isinstance(v, np.generic) else v
+            return f"entry {tuple(int(p) for p in pos)} is {shown!r}"
     return f"its dtype is {arr.dtype}"
 
 

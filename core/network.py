@@ -20,6 +20,7 @@ model is one ``copyto``.
 from __future__ import annotations
 
 import inspect
+from functools import partial
 
 import numpy as np
 
@@ -147,113 +148,124 @@ def _readonly_pairs(views):
 
 
 class Workspace:
-    """Buffers and bound kernels for one batch size: the per-step hot path.
+    """Buffers and pre-bound kernels for one batch size: the per-step hot path.
 
-    Built once per run (per distinct batch size); :meth:`step` then does the
-    forward pass, the loss and the delta rule with no allocation by bundled
-    components and no pluggy call.
+    Built once per run (per distinct batch size).  The forward pass and the
+    delta rule are flattened into lists of argument-free operations
+    (``functools.partial`` of ufuncs and of the components' bound methods)
+    whose buffers are fixed here, so a step is ``for op in ops: op()`` with
+    no allocation by bundled components, no branching and no pluggy call.
+
+    Buffers, for ``n = n_rows``: ``x (n, n_0)``, ``y (n, n_L)``, and per layer
+    ``z_l, a_l, g_l, d_l`` of shape ``(n, n_l)``; ``g_l`` holds ``∂L/∂a_l``
+    and then ``δ_l`` in place (``d_l`` holds ``f'(z_l)``, or ``δ_l`` for a
+    vjp activation).
     """
 
     def __init__(self, net: Network, loss, n_rows: int):
         self.net = net
+        self.loss = loss
         dt = net.dtype
-        L = net.n_layers
         self.n_rows = n_rows
         self.x = np.empty((n_rows, net.layers[0]), dtype=dt)
-        self.xT = self.x.T
         self.y = np.empty((n_rows, net.layers[-1]), dtype=dt)
-        self.z = [np.empty((n_rows, n), dtype=dt) for n in net.layers[1:]]
-        self.a = [np.empty((n_rows, n), dtype=dt) for n in net.layers[1:]]
-        # g_l holds ∂L/∂a_l, then δ_l in place
-        self.g = [np.empty((n_rows, n), dtype=dt) for n in net.layers[1:]]
-        self.d = [np.empty((n_rows, n), dtype=dt) for n in net.layers[1:]]
-        self.inputsT = [self.xT] + [a.T for a in self.a[:-1]]
-        self.WT = [W.T for W in net.weights]
-        self.gW = net._grad_views[0::2]
-        self.gb = net._grad_views[1::2]
+        shape = [(n_rows, n) for n in net.layers[1:]]
+        self.z = [np.empty(s, dtype=dt) for s in shape]
+        self.a = [np.empty(s, dtype=dt) for s in shape]
+        self.g = [np.empty(s, dtype=dt) for s in shape]
+        self.d = [np.empty(s, dtype=dt) for s in shape]
+        self.y_hat = self.a[-1]
+        self.forward_ops = self._forward_ops()
+        self.loss_value = self._loss_op()
+        self.backward_ops = self._backward_ops()
 
-        self.fwd, self.fwd_out, self.der, self.der_out, self.vjp = [], [], [], [], []
-        for l, act in enumerate(net.activations):
-            f = act.forward
-            self.fwd.append(f)
-            self.fwd_out.append(_accepts_out(f))
-            der = getattr(act, "derivative", None)
-            if callable(der):
-                self.der.append(der)
-                self.der_out.append(_accepts_out(der))
-                self.vjp.append(None)
+    def _forward_ops(self):
+        ops, a_prev = [], self.x
+        for W, b, z, a, act in zip(self.net.weights, self.net.biases, self.z, self.a,
+                                   self.net.activations):
+            ops += [partial(np.dot, a_prev, W, z), partial(np.add, z, b, z)]
+            if _accepts_out(act.forward):
+                ops.append(partial(act.forward, z, out=a))
             else:
-                vjp = getattr(act, "vjp", None)
-                if not callable(vjp):
-                    raise ComponentError(
-                        f"activation {act.name!r} (layer {l + 1}) has neither "
-                        "derivative(z, a) nor vjp(z, a, g)"
-                    )
-                self.der.append(None)
-                self.der_out.append(False)
-                self.vjp.append(vjp)
-
-        self.loss = loss
-        vg = getattr(loss, "value_and_gradient", None)
-        self.loss_vg = vg if callable(vg) else None
-        self.loss_vg_out = self.loss_vg is not None and _accepts_out(vg)
-        self.loss_grad_out = _accepts_out(loss.gradient)
-        # optional fused output delta, e.g. softmax + cross-entropy: δ_L = (ŷ − y)/n
-        fused = getattr(loss, "fused_delta", None)
-        self.fused = fused(net.activations[-1]) if callable(fused) else None
-
-    def forward(self, x) -> np.ndarray:
-        """Fill ``z_l``, ``a_l`` for ``x`` (the workspace's rows); return ``ŷ``."""
-        a_prev = x
-        for W, b, z, a, f, f_out in zip(
-            self.net.weights, self.net.biases, self.z, self.a, self.fwd, self.fwd_out
-        ):
-            np.dot(a_prev, W, z)
-            np.add(z, b, z)
-            if f_out:
-                f(z, out=a)
-            else:
-                np.copyto(a, f(z))
+                ops.append(_store(a, act.forward, z))
             a_prev = a
-        return a_prev
+        return ops
 
-    def loss_and_output_gradient(self, y) -> float:
-        """``L(y, ŷ)``; leaves ``δ_L`` (fused) or ``∂L/∂ŷ`` in ``g_L``."""
-        y_hat = self.a[-1]
-        g = self.g[-1]
+    def _loss_op(self):
+        """``() -> L(y, ŷ)``, leaving ``δ_L`` (fused) or ``∂L/∂ŷ`` in ``g_L``."""
+        loss, y, y_hat, g = self.loss, self.y, self.y_hat, self.g[-1]
+        fused = getattr(loss, "fused_delta", None)
+        self.fused = fused(self.net.activations[-1]) if callable(fused) else None
         if self.fused is not None:
-            return self.fused(y, y_hat, self.z[-1], g)
-        if self.loss_vg is not None:
-            if self.loss_vg_out:
-                value, _ = self.loss_vg(y, y_hat, out=g)
-            else:
-                value, grad = self.loss_vg(y, y_hat)
+            return partial(self.fused, y, y_hat, self.z[-1], g)
+        vg = getattr(loss, "value_and_gradient", None)
+        if callable(vg) and _accepts_out(vg):
+            return lambda: vg(y, y_hat, out=g)[0]
+        if callable(vg):
+            def value_and_gradient():
+                value, grad = vg(y, y_hat)
                 np.copyto(g, grad)
-            return float(value)
-        value = self.loss.value(y, y_hat)
-        if self.loss_grad_out:
-            self.loss.gradient(y, y_hat, out=g)
+                return value
+            return value_and_gradient
+        value, gradient = loss.value, loss.gradient
+        if _accepts_out(gradient):
+            def separate():
+                gradient(y, y_hat, out=g)
+                return value(y, y_hat)
         else:
-            np.copyto(g, self.loss.gradient(y, y_hat))
-        return float(value)
+            def separate():
+                np.copyto(g, gradient(y, y_hat))
+                return value(y, y_hat)
+        return separate
+
+    def _backward_ops(self):
+        net = self.net
+        gW, gb = net._grad_views[0::2], net._grad_views[1::2]
+        inputs = [self.x] + self.a[:-1]
+        ops, L = [], net.n_layers
+        for l in range(L - 1, -1, -1):
+            act, z, a, g, d = net.activations[l], self.z[l], self.a[l], self.g[l], self.d[l]
+            if l < L - 1:
+                # ∂L/∂a_l = δ_{l+1} W_{l+1}ᵀ
+                ops.append(partial(np.dot, delta, net.weights[l + 1].T, g))
+            if l == L - 1 and self.fused is not None:
+                delta = g  # the fused loss wrote δ_L already
+            elif callable(getattr(act, "derivative", None)):
+                der = act.derivative
+                if _accepts_out(der):
+                    ops.append(partial(der, z, a, out=d))
+                else:
+                    ops.append(_store(d, der, z, a))
+                ops.append(partial(np.multiply, g, d, g))
+                delta = g
+            elif callable(getattr(act, "vjp", None)):
+                ops.append(_store(d, act.vjp, z, a, g))
+                delta = d
+            else:
+                raise ComponentError(
+                    f"activation {act.name!r} (layer {l + 1}) has neither "
+                    "derivative(z, a) nor vjp(z, a, g)"
+                )
+            ops.append(partial(np.dot, inputs[l].T, delta, gW[l]))  # ∂L/∂W_l = a_{l-1}ᵀ δ_l
+            ops.append(partial(np.add.reduce, delta, 0, None, gb[l]))  # ∂L/∂b_l = Σ δ_l
+        return ops
+
+    def forward(self) -> np.ndarray:
+        """Fill ``z_l``, ``a_l`` from ``self.x``; return ``ŷ`` (a buffer)."""
+        for op in self.forward_ops:
+            op()
+        return self.y_hat
 
     def backward(self) -> None:
-        """The delta rule, from ``g_L`` down to layer 1; fills ``net.grad``."""
-        g, z, a, d = self.g, self.z, self.a, self.d
-        for l in range(len(g) - 1, -1, -1):
-            gl = g[l]
-            if l < len(g) - 1:
-                np.dot(g[l + 1], self.WT[l + 1], gl)  # ∂L/∂a_l = δ_{l+1} W_{l+1}ᵀ
-            elif self.fused is not None:
-                gl = None  # g_L already holds δ_L
-            if gl is not None:
-                if self.vjp[l] is None:
-                    if self.der_out[l]:
-                        self.der[l](z[l], a[l], out=d[l])
-                        np.multiply(gl, d[l], gl)
-                    else:
-                        np.multiply(gl, self.der[l](z[l], a[l]), gl)
-                else:
-                    np.copyto(gl, self.vjp[l](z[l], a[l], gl.copy()))
-            np.dot(self.inputsT[l], g[l], self.gW[l])
-            np.add.reduce(g[l], 0, None, self.gb[l])
+        """The delta rule from ``g_L`` down to layer 1; fills ``net.grad``."""
+        for op in self.backward_ops:
+            op()
+
+
+def _store(buffer, fn, *args):
+    """An op computing ``fn(*args)`` into ``buffer`` (for components without ``out``)."""
+
+    def op():
+        np.copyto(buffer, fn(*args))
+
+    return op

@@ -433,27 +433,30 @@ def _direct_calls(hook):
 
 
 def _loop(trainer: Trainer, net: Network, X, y, val, state: State, rng):
-    """The epoch loop, as a generator yielding ``state`` after every epoch."""
+    """The epoch loop, as a generator yielding ``state`` after every epoch.
+
+    Everything that can be decided once is decided here, before the first
+    epoch: workspaces and their op lists, the stop criteria and observers as
+    plain functions, the optimizer's bound ``step``.
+    """
     pm = trainer.registry.pm
     cfg = state.config
     loss_c = trainer._loss
     opt_step = trainer.optimizer.step
+    params, grads = [net.theta], [net.grad]
     n = len(X)
     batch = cfg["batch_size"]
     full = batch is None or batch >= n
-    ws = Workspace(net, loss_c, n if full else batch)
     if full:
-        np.copyto(ws.x, X)
-        np.copyto(ws.y, y)
+        ws = _filled_workspace(net, loss_c, X, y)
+        fwd_ops, loss_value, bwd_ops = ws.forward_ops, ws.loss_value, ws.backward_ops
     else:
-        tail = n % batch
-        ws_tail = Workspace(net, loss_c, tail) if tail else None
-        order = np.arange(n)
-        shuffle = cfg["shuffle"]
-    val_ws = Workspace(net, loss_c, len(val[0])) if val is not None else None
-    params, grads = [net.theta], [net.grad]
+        run_batches = _batch_runner(net, loss_c, X, y, batch, cfg["shuffle"], rng,
+                                    opt_step, params, grads)
+    val_loss = _validation_loss(net, loss_c, *val) if val is not None else None
     # two generations of backups: the divergence guard's "last finite parameters"
-    backup = [net.theta.copy(), net.theta.copy()]
+    theta = net.theta
+    backup = [theta.copy(), theta.copy()]
     history = state._history
     val_history = state._val_history
 
@@ -463,8 +466,6 @@ def _loop(trainer: Trainer, net: Network, X, y, val, state: State, rng):
     end_fns = _direct_calls(epoch_end)
     has_end = bool(epoch_end.get_hookimpls())
 
-    ws_forward, ws_loss, ws_backward = ws.forward, ws.loss_and_output_gradient, ws.backward
-    wx, wy = ws.x, ws.y
     isfinite = math.isfinite
     copyto = np.copyto
     epoch = state._epoch
@@ -475,31 +476,17 @@ def _loop(trainer: Trainer, net: Network, X, y, val, state: State, rng):
         try:
             while reason is None:
                 epoch += 1
-                b_new = backup[epoch & 1]
-                copyto(b_new, net.theta)
+                copyto(backup[epoch & 1], theta)
                 if full:
-                    ws_forward(wx)
-                    loss = ws_loss(wy)
+                    for op in fwd_ops:
+                        op()
+                    loss = float(loss_value())
                     if isfinite(loss):
-                        ws_backward()
+                        for op in bwd_ops:
+                            op()
                         opt_step(params, grads)
                 else:
-                    if shuffle:
-                        rng.shuffle(order)
-                    loss = 0.0
-                    for start in range(0, n, batch):
-                        idx = order[start:start + batch]
-                        w = ws if len(idx) == batch else ws_tail
-                        np.take(X, idx, 0, w.x)
-                        np.take(y, idx, 0, w.y)
-                        w.forward(w.x)
-                        part = w.loss_and_output_gradient(w.y)
-                        loss += _batch_share(loss_c, part, len(idx), n)
-                        if not isfinite(part):
-                            loss = part
-                            break
-                        w.backward()
-                        opt_step(params, grads)
+                    loss = run_batches()
                 state._epoch = epoch
                 state._loss = loss
                 history.append(loss)
@@ -507,8 +494,8 @@ def _loop(trainer: Trainer, net: Network, X, y, val, state: State, rng):
                     reason = "diverged"
                     _restore_finite(net, backup, epoch)
                 else:
-                    if val_ws is not None:
-                        v = _evaluate(val_ws, val)
+                    if val_loss is not None:
+                        v = val_loss()
                         state._val_loss = v
                         val_history.append(v)
                     if stop_fns is None:
@@ -533,8 +520,7 @@ def _loop(trainer: Trainer, net: Network, X, y, val, state: State, rng):
         except KeyboardInterrupt:
             # Ctrl-C ends the run cleanly; the parameters reached are kept
             state._stop_reason = "interrupted"
-            if not np.isfinite(net.theta).all():
-                _restore_finite(net, backup, epoch)
+            _restore_finite(net, backup, epoch)
         except GeneratorExit:
             if state._stop_reason is None:
                 state._stop_reason = "caller"
@@ -545,17 +531,68 @@ def _loop(trainer: Trainer, net: Network, X, y, val, state: State, rng):
             pm.hook.deltarule_train_end(state=state)
 
 
-def _batch_share(loss_c, value: float, rows: int, n: int) -> float:
-    """A batch's contribution to the epoch loss (sum, or row-weighted mean)."""
-    if getattr(loss_c, "reduction", "sum") == "mean":
-        return value * rows / n
-    return value
+def _filled_workspace(net: Network, loss_c, X, y) -> Workspace:
+    ws = Workspace(net, loss_c, len(X))
+    np.copyto(ws.x, X)
+    np.copyto(ws.y, y)
+    return ws
 
 
-def _evaluate(ws: Workspace, val) -> float:
-    Xv, yv = val
-    ws.forward(Xv)
-    return float(ws.loss.value(yv, ws.a[-1]))
+def _batch_runner(net, loss_c, X, y, batch, shuffle, rng, opt_step, params, grads):
+    """``() -> epoch loss`` for mini-batches, reshuffled each epoch with ``rng``.
+
+    The epoch loss sums the batch losses (``reduction="sum"``) or weighs them
+    by their share of the rows (``reduction="mean"``), so it is comparable
+    with the full-batch loss.  A non-finite batch loss ends the epoch before
+    its step.
+    """
+    n = len(X)
+    spaces = {batch: Workspace(net, loss_c, batch)}
+    if n % batch:
+        spaces[n % batch] = Workspace(net, loss_c, n % batch)
+    mean = getattr(loss_c, "reduction", "sum") == "mean"
+    plan = []
+    for start in range(0, n, batch):
+        ws = spaces[min(batch, n - start)]
+        weight = ws.n_rows / n if mean else 1.0
+        plan.append((slice(start, start + ws.n_rows), ws.x, ws.y, ws.forward_ops,
+                     ws.loss_value, ws.backward_ops, weight))
+    order = np.arange(n)
+    take, isfinite = np.take, math.isfinite
+
+    def run_batches() -> float:
+        if shuffle:
+            rng.shuffle(order)
+        total = 0.0
+        for rows, xb, yb, fwd_ops, loss_value, bwd_ops, weight in plan:
+            idx = order[rows]
+            take(X, idx, 0, xb)
+            take(y, idx, 0, yb)
+            for op in fwd_ops:
+                op()
+            part = float(loss_value())
+            if not isfinite(part):
+                return part
+            total += part * weight
+            for op in bwd_ops:
+                op()
+            opt_step(params, grads)
+        return total
+
+    return run_batches
+
+
+def _validation_loss(net: Network, loss_c, Xv, yv):
+    """``() -> L(y_val, ŷ_val)`` with the current parameters."""
+    ws = _filled_workspace(net, loss_c, Xv, yv)
+    fwd_ops, value, y_hat = ws.forward_ops, loss_c.value, ws.y_hat
+
+    def val_loss() -> float:
+        for op in fwd_ops:
+            op()
+        return float(value(yv, y_hat))
+
+    return val_loss
 
 
 def _restore_finite(net: Network, backup, epoch: int) -> None:

@@ -1,6 +1,7 @@
 """Model files: an ``.npz`` of the parameters plus JSON metadata.
 
-Layout: arrays ``W1, b1, W2, b2, …`` and ``__deltarule__``, a UTF-8 JSON
+Layout: arrays ``W1, b1, W2, b2, …``, optionally ``__history__`` and
+``__val_history__`` (the loss per epoch), and ``__deltarule__``, a UTF-8 JSON
 document stored as a ``uint8`` array (so the file loads with
 ``allow_pickle=False``).  Writing goes to a temporary file in the target's
 folder, then ``os.replace``: a crash never leaves half a model behind.
@@ -22,6 +23,8 @@ from .network import Network
 FORMAT = "deltarule-model"
 FORMAT_VERSION = 1
 META_KEY = "__deltarule__"
+HISTORY_KEY = "__history__"  # loss per epoch, when saved from a TrainResult
+VAL_HISTORY_KEY = "__val_history__"
 
 
 def _component_record(comp) -> dict:
@@ -60,6 +63,11 @@ def save(model, path) -> Path:
     arrays = {}
     for l, (W, b) in enumerate(zip(net.weights, net.biases), start=1):
         arrays[f"W{l}"], arrays[f"b{l}"] = W, b
+    if history is not None:
+        arrays[HISTORY_KEY] = np.asarray(history, dtype=np.float64)
+        val_history = getattr(model, "val_history", None)
+        if val_history:
+            arrays[VAL_HISTORY_KEY] = np.asarray(val_history, dtype=np.float64)
     arrays[META_KEY] = np.frombuffer(json.dumps(meta, default=_json_default).encode(),
                                      dtype=np.uint8)
     path = Path(path)

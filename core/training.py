@@ -14,6 +14,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from collections.abc import Sequence as SequenceABC
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -73,12 +74,13 @@ class State:
     stop_reason = property(lambda self: self._stop_reason, doc="Why the run stopped.")
 
     @property
-    def history(self) -> tuple[float, ...]:
-        return tuple(self._history)
+    def history(self) -> Sequence[float]:
+        """The loss of every epoch so far (a read-only live view)."""
+        return _ReadOnlyList(self._history)
 
     @property
-    def val_history(self) -> tuple[float, ...]:
-        return tuple(self._val_history)
+    def val_history(self) -> Sequence[float]:
+        return _ReadOnlyList(self._val_history)
 
     @property
     def grad_norm(self) -> float:
@@ -103,6 +105,24 @@ class State:
             f"State(epoch={self._epoch}, loss={self._loss!r}, "
             f"val_loss={self._val_loss!r}, stop_reason={self._stop_reason!r})"
         )
+
+
+class _ReadOnlyList(SequenceABC):
+    """A read-only view of a list: O(1) to make, follows the list."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: list):
+        self._items = items
+
+    def __getitem__(self, index):
+        return self._items[index]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"{self._items!r}"
 
 
 @dataclass

@@ -22,6 +22,7 @@ import numpy as np
 from .errors import ComponentError, ConfigError, DataError
 from .manager import Registry, check_component, make_plugin_manager
 from .network import Network, Workspace
+from .threads import check_threads, limit_blas_threads
 from .validation import (
     as_dtype,
     as_matrix,
@@ -185,6 +186,7 @@ _DEFAULTS = dict(
     min_delta=0.0,
     time_budget=None,
     gradient_tol=None,
+    threads=None,
 )
 
 
@@ -263,6 +265,7 @@ class Trainer:
                 "set max_epochs, target_loss, patience, time_budget or gradient_tol"
             )
         c["dtype"] = as_dtype(c["dtype"]).name
+        c["threads"] = check_threads(c["threads"])
         seed = c["seed"]
         if seed is not None and not isinstance(seed, (int, np.integer, np.random.Generator,
                                                        np.random.SeedSequence)):
@@ -491,7 +494,8 @@ def _loop(trainer: Trainer, net: Network, X, y, val, state: State, rng):
     epoch = state._epoch
     reason = None
 
-    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"), \
+            limit_blas_threads(cfg["threads"]):
         pm.hook.deltarule_train_start(state=state)
         try:
             while reason is None:

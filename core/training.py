@@ -197,6 +197,29 @@ class Trainer:
     layers=layers, **options)``.  A trainer keeps the last run's network and
     optimizer, so :meth:`partial_fit` continues where :meth:`fit` stopped.
     Two trainers never share anything.
+
+    Options (defaults in brackets):
+
+    - ``layers``: widths ``[n_inputs, hidden..., n_outputs]`` [inferred:
+      ``[n_features, 3, n_outputs]``, the document's hidden width];
+    - ``activation`` ["sigmoid"], ``loss`` ["mse"], ``optimizer`` ["sgd"],
+      ``init`` ["randn"]: a name, a ``(name, {options})`` pair, or a
+      component object; ``activation`` may also be a list, one per layer;
+      ``init`` may also be an explicit ``[(W1, b1), ...]``;
+    - ``lr`` [0.1] and ``optimizer_options`` [None]: the optimizer's
+      hyper-parameters;
+    - stop criteria: ``max_epochs`` [10000], ``target_loss``, ``patience`` with
+      ``min_delta`` [0.0], ``time_budget`` (seconds), ``gradient_tol``;
+    - ``batch_size`` [None: full batch], ``shuffle`` [True];
+    - ``validation_split`` (a fraction held out) or ``validation_data=`` in
+      :meth:`fit`;
+    - ``seed`` [None]: int or Generator, the only source of randomness;
+    - ``dtype`` ["float64"] or "float32", end to end;
+    - ``threads`` [None]: cap the BLAS threads during the run (threadpoolctl);
+    - ``plugins``: objects, modules or ``"module:attr"`` paths for this
+      trainer only; ``entry_points`` [None: unless
+      ``DELTARULE_DISABLE_PLUGIN_AUTOLOAD`` is set] loads the ``deltarule``
+      entry-point group.
     """
 
     def __init__(self, layers=None, *, plugins: Sequence[Any] = (),

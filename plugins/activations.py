@@ -1,15 +1,34 @@
 """Activations: ``forward(z) -> a`` beside its derivative ``derivative(z, a)``.
 
-Arrays are ``(n_samples, n_units)``.  The bundled activations accept an
-optional ``out`` buffer so the loop can reuse memory; third-party ones need
-not.
+Arrays are ``(n_samples, n_units)``; every function is applied to each
+element, except ``softmax``, which normalises each row and therefore gives a
+vector-Jacobian product ``vjp(z, a, g)`` instead of ``derivative``.
+
+The bundled activations accept an optional ``out`` buffer (same shape and
+dtype as ``z``) so the loop can reuse memory; third-party ones need not.
+None of them modifies ``z``, ``a`` or ``g``.
+
+Declarations read by the spec suite (``deltarule.specs``):
+
+``kinks``
+    values of ``z`` where the derivative is undefined (``relu``: ``(0.0,)``);
+``domain``
+    the ``(lo, hi)`` range of ``z`` worth sampling (default ``(-10, 10)``);
+``output_range``
+    ``(lo, hi)`` bounds of ``a`` (``math.inf`` where unbounded).
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
+from deltarule.errors import ConfigError
 from deltarule.hookspecs import hookimpl
+
+INF = math.inf
 
 
 class Sigmoid:
@@ -21,7 +40,12 @@ class Sigmoid:
     """
 
     name = "sigmoid"
+    kinks = ()
+    domain = (-10.0, 10.0)
     output_range = (0.0, 1.0)
+
+    def __repr__(self):
+        return "Sigmoid()"
 
     def forward(self, z, out=None):
         out = np.negative(z, out)
@@ -34,6 +58,176 @@ class Sigmoid:
         return np.multiply(a, out, out)
 
 
+class Tanh:
+    """``tanh(z)``; ``tanh'(z) = 1 - a²`` with ``a = tanh(z)``."""
+
+    name = "tanh"
+    kinks = ()
+    domain = (-10.0, 10.0)
+    output_range = (-1.0, 1.0)
+
+    def __repr__(self):
+        return "Tanh()"
+
+    def forward(self, z, out=None):
+        return np.tanh(z, out)
+
+    def derivative(self, z, a, out=None):
+        out = np.multiply(a, a, out)
+        return np.subtract(1.0, out, out)
+
+
+class ReLU:
+    """``max(z, 0)``; derivative ``1`` where ``z > 0``, else ``0``.
+
+    The derivative at the kink ``z = 0`` is taken as 0.
+    """
+
+    name = "relu"
+    kinks = (0.0,)
+    domain = (-10.0, 10.0)
+    output_range = (0.0, INF)
+
+    def __repr__(self):
+        return "ReLU()"
+
+    def forward(self, z, out=None):
+        return np.maximum(z, 0.0, out)
+
+    def derivative(self, z, a, out=None):
+        if out is None:
+            out = np.empty_like(z)
+        return np.greater(z, 0.0, out=out)
+
+
+class LeakyReLU:
+    """``z`` where ``z > 0``, else ``slope · z``; derivative ``1`` or ``slope``.
+
+    ``slope`` (default 0.01) must lie in ``[0, 1]``, so that
+    ``f(z) = max(z, slope · z)``.  The derivative at ``z = 0`` is ``slope``.
+    """
+
+    name = "leaky_relu"
+    kinks = (0.0,)
+    domain = (-10.0, 10.0)
+    output_range = (-INF, INF)
+
+    def __init__(self, slope=0.01):
+        if isinstance(slope, bool) or not isinstance(slope, numbers.Real) \
+                or not 0.0 <= slope <= 1.0:
+            raise ConfigError(
+                f"leaky_relu: slope must be a number in [0, 1] (e.g. 0.01), got {slope!r}"
+            )
+        self.slope = float(slope)
+
+    def __repr__(self):
+        return f"LeakyReLU(slope={self.slope!r})"
+
+    def options(self):
+        return {"slope": self.slope}
+
+    def forward(self, z, out=None):
+        out = np.multiply(z, self.slope, out)
+        return np.maximum(z, out, out)
+
+    def derivative(self, z, a, out=None):
+        if out is None:
+            out = np.empty_like(z)
+        np.greater(z, 0.0, out=out)
+        # 1 where z > 0, slope elsewhere: slope + (1 - slope) · [z > 0]
+        np.multiply(out, 1.0 - self.slope, out)
+        return np.add(out, self.slope, out)
+
+
+class Softplus:
+    """``log(1 + e^z)``; derivative ``σ(z) = 1 / (1 + e^{-z})``.
+
+    Evaluated as ``max(z, 0) + log1p(e^{-|z|})``, which neither overflows
+    for large ``z`` nor loses the small values for very negative ``z``.
+    The derivative is computed as ``(1 + tanh(z / 2)) / 2``, the same
+    function without any overflow.
+    """
+
+    name = "softplus"
+    kinks = ()
+    domain = (-10.0, 10.0)
+    output_range = (0.0, INF)
+
+    def __repr__(self):
+        return "Softplus()"
+
+    def forward(self, z, out=None):
+        out = np.abs(z, out)
+        np.negative(out, out)
+        np.exp(out, out)
+        np.log1p(out, out)
+        # out + max(z, 0) without a temporary: where z > 0 add z
+        return np.add(out, z, out, where=z > 0)
+
+    def derivative(self, z, a, out=None):
+        out = np.multiply(z, 0.5, out)
+        np.tanh(out, out)
+        np.add(out, 1.0, out)
+        return np.multiply(out, 0.5, out)
+
+
+class Identity:
+    """``a = z``; derivative ``1``.  The usual output of a regression network."""
+
+    name = "identity"
+    kinks = ()
+    domain = (-10.0, 10.0)
+    output_range = (-INF, INF)
+
+    def __repr__(self):
+        return "Identity()"
+
+    def forward(self, z, out=None):
+        if out is None:
+            return np.array(z, copy=True)
+        np.copyto(out, z)
+        return out
+
+    def derivative(self, z, a, out=None):
+        if out is None:
+            return np.ones_like(z)
+        out.fill(1.0)
+        return out
+
+
+class Softmax:
+    """Row-wise ``a_ik = e^{z_ik} / Σ_j e^{z_ij}``; not element-wise.
+
+    The forward pass subtracts each row's maximum first (the result is the
+    same, and ``e^{…}`` can then never overflow).  Its Jacobian per row is
+    ``∂a_k/∂z_j = a_k (δ_kj − a_j)``, so the vector-Jacobian product is::
+
+        vjp(z, a, g) = a ⊙ (g − Σ_k g_k a_k)      g: (n_samples, n_units)
+
+    Paired with ``cross_entropy`` the loop uses the loss's fused output delta
+    ``ŷ − y`` instead of this product.
+    """
+
+    name = "softmax"
+    kinks = ()
+    domain = (-10.0, 10.0)
+    output_range = (0.0, 1.0)
+
+    def __repr__(self):
+        return "Softmax()"
+
+    def forward(self, z, out=None):
+        z = np.asarray(z)
+        out = np.subtract(z, z.max(axis=-1, keepdims=True), out)
+        np.exp(out, out)
+        return np.divide(out, out.sum(axis=-1, keepdims=True), out)
+
+    def vjp(self, z, a, g, out=None):
+        dot = np.einsum("...j,...j->...", g, a)[..., None]
+        out = np.subtract(g, dot, out)
+        return np.multiply(out, a, out)
+
+
 @hookimpl
 def deltarule_activations():
-    return [Sigmoid()]
+    return [Sigmoid(), Tanh(), ReLU(), LeakyReLU(), Softplus(), Identity(), Softmax()]

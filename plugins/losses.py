@@ -1,38 +1,72 @@
 """Losses: ``value(y, y_hat) -> float`` beside ``gradient(y, y_hat) -> dL/dŷ``.
 
-``y`` and ``y_hat`` are ``(n_samples, n_outputs)``.
+``y`` and ``y_hat`` are ``(n_samples, n_outputs)``.  Every loss sums over the
+outputs of a sample; ``reduction`` says how samples combine: ``"sum"`` adds
+them, ``"mean"`` divides the sum by ``n_samples`` (value and gradient
+alike).  The loop reads ``reduction`` to weigh mini-batch losses into the
+epoch loss.
+
+``fused_delta(activation)`` returns, for an output activation the loss knows
+how to pair with (softmax for ``cross_entropy``, sigmoid for
+``binary_cross_entropy``), a callable ``(y, y_hat, z, out) -> float`` that
+writes ``δ_L = ∂L/∂z_L`` into ``out`` and returns the loss computed stably
+from ``z``; for any other activation it returns ``None`` and the loop takes
+the general path ``∂L/∂ŷ ⊙ f'(z)``.
+
+Declarations read by the spec suite: ``minimum`` (the value at
+``y_hat == y``), ``targets`` (``"real"``, ``"binary"`` or ``"one_hot"``) and
+``predictions`` (``"real"``, ``"unit"`` for the open interval (0, 1), or
+``"simplex"`` for rows in the open probability simplex).
 """
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
+from deltarule.errors import ConfigError
 from deltarule.hookspecs import hookimpl
+
+from .activations import Sigmoid, Softmax
 
 REDUCTIONS = ("sum", "mean")
 
 
 def _check_reduction(name, reduction):
     if reduction not in REDUCTIONS:
-        raise ValueError(
+        raise ConfigError(
             f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}"
         )
+    return reduction
+
+
+def _check_eps(name, eps):
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 < eps < 0.5:
+        raise ConfigError(f"{name}: eps must be a number in (0, 0.5), e.g. 1e-12, got {eps!r}")
+    return float(eps)
+
+
+def _clip_eps(eps, dtype):
+    # 1 - 1e-12 rounds to 1 in float32: never clip closer than the dtype resolves
+    return max(eps, float(np.finfo(dtype).eps)) if np.dtype(dtype).kind == "f" else eps
 
 
 class MSE:
     """Squared error ``L = ½ Σ_i Σ_k (ŷ_ik − y_ik)²``; ``∂L/∂ŷ = ŷ − y``.
 
-    ``reduction="sum"`` (the default) sums over samples: its gradient step is
-    the document's ``w += lr · aᵀδ``.  ``reduction="mean"`` divides both by
-    ``n_samples``.
+    Default reduction: ``"sum"`` over samples, whose gradient step is the
+    document's ``w += lr · aᵀδ``.  ``reduction="mean"`` divides value and
+    gradient by ``n_samples``.
     """
 
     name = "mse"
     minimum = 0.0
+    targets = "real"
+    predictions = "real"
 
     def __init__(self, reduction="sum"):
-        _check_reduction(self.name, reduction)
-        self.reduction = reduction
+        self.reduction = _check_reduction(self.name, reduction)
 
     def __repr__(self):
         return f"MSE(reduction={self.reduction!r})"
@@ -62,6 +96,152 @@ class MSE:
         return v, out
 
 
+class BinaryCrossEntropy:
+    """``L = −Σ_i Σ_k [y log p + (1 − y) log(1 − p)]``, ``p = clip(ŷ, ε, 1 − ε)``.
+
+    For targets ``y ∈ {0, 1}`` (any value in [0, 1] works) and predictions in
+    (0, 1), one column per independent binary output: ``(n_samples,
+    n_outputs)``.  ``∂L/∂ŷ = (p − y) / (p (1 − p))``.
+
+    Default reduction: ``"mean"`` over samples (summed over outputs).
+    ``eps`` (default ``1e-12``; at least the dtype's machine epsilon) keeps
+    the logarithms finite.  With a ``sigmoid`` output the loop uses the fused
+    delta ``δ_L = ŷ − y`` (divided by ``n_samples`` for ``"mean"``) and the
+    value ``Σ softplus(z) − y z``, exact even where ``ŷ`` rounds to 0 or 1.
+    """
+
+    name = "binary_cross_entropy"
+    minimum = 0.0
+    targets = "binary"
+    predictions = "unit"
+
+    def __init__(self, reduction="mean", eps=1e-12):
+        self.reduction = _check_reduction(self.name, reduction)
+        self.eps = _check_eps(self.name, eps)
+
+    def __repr__(self):
+        return f"BinaryCrossEntropy(reduction={self.reduction!r}, eps={self.eps!r})"
+
+    def options(self):
+        return {"reduction": self.reduction, "eps": self.eps}
+
+    def _scale(self, n):
+        return 1.0 / n if self.reduction == "mean" else 1.0
+
+    def value(self, y, y_hat):
+        y = np.asarray(y)
+        eps = _clip_eps(self.eps, np.result_type(y_hat))
+        p = np.clip(y_hat, eps, 1.0 - eps)
+        total = float(np.vdot(y, np.log(p)))
+        np.subtract(1.0, p, p)
+        np.log(p, p)
+        total += float(np.vdot(np.subtract(1.0, y), p))
+        return -total * self._scale(len(y))
+
+    def gradient(self, y, y_hat, out=None):
+        eps = _clip_eps(self.eps, np.result_type(y_hat))
+        p = np.clip(y_hat, eps, 1.0 - eps)
+        out = np.subtract(p, y, out)
+        denom = np.subtract(1.0, p)
+        np.multiply(denom, p, denom)
+        np.divide(out, denom, out)
+        scale = self._scale(len(y))
+        if scale != 1.0:
+            np.multiply(out, scale, out)
+        return out
+
+    def fused_delta(self, activation):
+        """The sigmoid pair's ``(y, ŷ, z, out) -> L``, or ``None`` otherwise."""
+        if not isinstance(activation, Sigmoid):
+            return None
+
+        def sigmoid_bce(y, y_hat, z, out):
+            # L = Σ log(1 + e^z) − y z, with log(1 + e^z) = max(z,0) + log1p(e^−|z|)
+            np.abs(z, out)
+            np.negative(out, out)
+            np.exp(out, out)
+            np.log1p(out, out)
+            total = float(out.sum())
+            np.maximum(z, 0.0, out)
+            total += float(out.sum()) - float(np.vdot(y, z))
+            scale = self._scale(len(y))
+            np.subtract(y_hat, y, out)
+            if scale != 1.0:
+                np.multiply(out, scale, out)
+            return total * scale
+
+        return sigmoid_bce
+
+
+class CrossEntropy:
+    """Categorical cross-entropy ``L = −Σ_i Σ_k y_ik log ŷ_ik``.
+
+    For one-hot targets ``y`` and predictions whose rows are probability
+    distributions (a ``softmax`` output), ``(n_samples, n_classes)``.  The
+    general path uses ``∂L/∂ŷ = −y / ŷ`` with ``ŷ`` clipped below at the
+    dtype's smallest normal number so ``log 0`` never occurs.
+
+    Default reduction: ``"mean"`` over samples.  With a ``softmax`` output
+    the loop uses the fused delta ``δ_L = ŷ · Σ_k y_k − y`` (``= ŷ − y`` for
+    one-hot rows), divided by ``n_samples`` for ``"mean"``, and the value
+    ``Σ_i [(Σ_k y_ik) logsumexp(z_i) − Σ_k y_ik z_ik]``, which is exact even
+    where ``ŷ`` underflows to 0.
+    """
+
+    name = "cross_entropy"
+    minimum = 0.0
+    targets = "one_hot"
+    predictions = "simplex"
+
+    def __init__(self, reduction="mean"):
+        self.reduction = _check_reduction(self.name, reduction)
+
+    def __repr__(self):
+        return f"CrossEntropy(reduction={self.reduction!r})"
+
+    def options(self):
+        return {"reduction": self.reduction}
+
+    def _scale(self, n):
+        return 1.0 / n if self.reduction == "mean" else 1.0
+
+    @staticmethod
+    def _floor(y_hat):
+        dt = np.result_type(y_hat)
+        return float(np.finfo(dt).tiny) if dt.kind == "f" else float(np.finfo(float).tiny)
+
+    def value(self, y, y_hat):
+        p = np.maximum(y_hat, self._floor(y_hat))
+        np.log(p, p)
+        return -float(np.vdot(np.asarray(y), p)) * self._scale(len(y))
+
+    def gradient(self, y, y_hat, out=None):
+        out = np.divide(y, np.maximum(y_hat, self._floor(y_hat)), out)
+        return np.multiply(out, -self._scale(len(y)), out)
+
+    def fused_delta(self, activation):
+        """The softmax pair's ``(y, ŷ, z, out) -> L``, or ``None`` otherwise."""
+        if not isinstance(activation, Softmax):
+            return None
+
+        def softmax_ce(y, y_hat, z, out):
+            row_max = z.max(axis=1, keepdims=True)
+            np.subtract(z, row_max, out)
+            shifted = float(np.vdot(y, out))          # Σ y (z − max)
+            np.exp(out, out)
+            log_norm = np.log(out.sum(axis=1))        # logsumexp(z) − max, (n,)
+            mass = y.sum(axis=1)                      # Σ_k y_ik, 1 for one-hot rows
+            total = float(np.dot(mass, log_norm)) - shifted
+            scale = self._scale(len(y))
+            np.multiply(y_hat, mass[:, None], out)
+            np.subtract(out, y, out)
+            if scale != 1.0:
+                np.multiply(out, scale, out)
+            return total * scale
+
+        return softmax_ce
+
+
 @hookimpl
 def deltarule_losses():
-    return [MSE()]
+    return [MSE(), BinaryCrossEntropy(), CrossEntropy()]

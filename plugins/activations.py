@@ -92,7 +92,7 @@ class ReLU:
         return "ReLU()"
 
     def forward(self, z, out=None):
-        return np.maximum(z, 0.0, out)
+        return np.maximum(z, 0.0, out=out)
 
     def derivative(self, z, a, out=None):
         if out is None:
@@ -128,7 +128,7 @@ class LeakyReLU:
 
     def forward(self, z, out=None):
         out = np.multiply(z, self.slope, out)
-        return np.maximum(z, out, out)
+        return np.maximum(z, out, out=out)
 
     def derivative(self, z, a, out=None):
         if out is None:
@@ -144,8 +144,9 @@ class Softplus:
 
     Evaluated as ``max(z, 0) + log1p(e^{-|z|})``, which neither overflows
     for large ``z`` nor loses the small values for very negative ``z``.
-    The derivative is computed as ``(1 + tanh(z / 2)) / 2``, the same
-    function without any overflow.
+    The derivative uses ``a``: ``e^{-a} = 1 / (1 + e^z) = 1 − σ(z)``, so
+    ``σ(z) = −expm1(−a)``, accurate to the last bits at both extremes
+    (``a ≈ e^z`` for very negative ``z``) and free of overflow.
     """
 
     name = "softplus"
@@ -165,10 +166,9 @@ class Softplus:
         return np.add(out, z, out, where=z > 0)
 
     def derivative(self, z, a, out=None):
-        out = np.multiply(z, 0.5, out)
-        np.tanh(out, out)
-        np.add(out, 1.0, out)
-        return np.multiply(out, 0.5, out)
+        out = np.negative(a, out)
+        np.expm1(out, out)
+        return np.negative(out, out)
 
 
 class Identity:

@@ -162,7 +162,7 @@ class BinaryCrossEntropy:
             np.exp(out, out)
             np.log1p(out, out)
             total = float(out.sum())
-            np.maximum(z, 0.0, out)
+            np.maximum(z, 0.0, out=out)
             total += float(out.sum()) - float(np.vdot(y, z))
             scale = self._scale(len(y))
             np.subtract(y_hat, y, out)

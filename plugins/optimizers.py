@@ -321,9 +321,6 @@ class Adam(_Base):
 
     name = "adam"
     n_buffers = 3  # first moment, second moment, scratch
-    spec_options = {"lr": 0.1, "schedule": "exponential", "decay_rate": 0.5,
-                    "decay_steps": 100}
-    spec_steps = 500
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, **options):
         super().__init__(lr, **options)

@@ -1,19 +1,49 @@
 """The ``deltarule`` command line.
 
-``deltarule train xor``      train the document's XOR network and print the result
-``deltarule plugins``        list every registered plugin and its components
-``deltarule spec``           run the executable specification suite
+``deltarule train xor``            train the document's XOR network and print the result
+``deltarule train digits``         scikit-learn's digits, 64-128-10, softmax + cross-entropy
+``deltarule train DATA --target Y``  train on a CSV/TSV/.npz file
+``deltarule predict MODEL DATA``   write a saved model's predictions as CSV
+``deltarule plot MODEL [DATA]``    draw a saved model's loss curve / decision boundary
+``deltarule plugins``              list every registered plugin and its components
+``deltarule spec``                 run the executable specification suite
+
+Every error prints ``deltarule: error: …`` on standard error and exits with
+status 2.  Ctrl-C during training ends the run cleanly: the result is still
+printed and ``--save`` still writes the model, then the exit status is 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import os
 import secrets
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from .errors import DeltaRuleError
+from .errors import ConfigError, DataError, DeltaRuleError
+
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C; the work is saved
+
+# the library's defaults, used when neither the preset nor the user sets an option
+GENERIC = dict(activation="sigmoid", loss="mse", optimizer="sgd", init="randn",
+               lr=0.1, epochs=10000, batch_size=None, validation_split=None)
+DEFAULT_HIDDEN = (3,)  # the document's hidden width
+TABLE_MAX_ROWS = 8  # outputs are listed beside their targets for data this small
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with errors in deltarule's one format and status 2."""
+
+    def error(self, message):
+        self.exit(EXIT_ERROR, f"deltarule: error: {message}\n"
+                              f"(run '{self.prog} --help' to see the options)\n")
 
 
 def _layers(text: str) -> list[int]:
@@ -26,35 +56,124 @@ def _layers(text: str) -> list[int]:
     return sizes
 
 
+def _hidden(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--hidden takes comma-separated hidden widths such as 8 or 16,8, got {text!r}"
+        ) from None
+    return sizes
+
+
+def _names(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated column names, got {text!r}")
+    return names
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="deltarule",
         description="Back-propagation in NumPy, every step a pluggy plugin.",
+        epilog="Errors exit with status 2; Ctrl-C during training saves the work "
+               "and exits with 130. See docs/cli.md.",
     )
     parser.add_argument("--version", action="version", version=f"deltarule {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    tr = sub.add_parser("train", help="train a network (preset: xor)")
-    tr.add_argument("data", help="'xor' (the document's example)")
-    tr.add_argument("--layers", type=_layers, default=None,
-                    help="layer widths, e.g. 2,3,1 (default) or 2,3,2,1")
-    tr.add_argument("--activation", default="sigmoid")
-    tr.add_argument("--loss", default="mse")
-    tr.add_argument("--optimizer", default="sgd")
-    tr.add_argument("--init", default="randn")
-    tr.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
-    tr.add_argument("--epochs", type=int, default=10000,
-                    help="maximum number of epochs (default 10000)")
-    tr.add_argument("--target-loss", type=float, default=None)
-    tr.add_argument("--batch-size", type=int, default=None)
-    tr.add_argument("--seed", type=int, default=None,
-                    help="random seed (default: a fresh one, printed so you can repeat it)")
-    tr.add_argument("--dtype", default="float64", choices=["float64", "float32"])
-    tr.add_argument("--plugin", action="append", default=[], metavar="MODULE:ATTR",
-                    help="register a plugin by dotted path (repeatable)")
+    tr = sub.add_parser(
+        "train", help="train a network on a preset (xor, digits) or a data file",
+        description="Train a network and print the final loss, the stop reason and "
+                    "(for small data) the outputs beside their targets.",
+    )
+    tr.add_argument("data", help="a preset ('xor': the document's example; 'digits': "
+                                 "scikit-learn's digits) or a data file (.csv, .tsv, .npz)")
+    g = tr.add_argument_group("data files")
+    g.add_argument("--target", type=_names, metavar="COL[,COL...]",
+                   help="the target column(s); the other columns are the inputs")
+    g.add_argument("--columns", type=_names, metavar="COL[,COL...]",
+                   help="input columns (default: every column that is not a target)")
+    g.add_argument("--one-hot", action="store_true",
+                   help="the single target column holds class labels 0,1,2,…: train "
+                        "one output per class")
+    g = tr.add_argument_group("network")
+    shape = g.add_mutually_exclusive_group()
+    shape.add_argument("--layers", type=_layers, default=None,
+                       help="every layer width, inputs first: 2,3,1 (xor's default) "
+                            "or 2,3,2,1 (the document's second example)")
+    shape.add_argument("--hidden", type=_hidden, default=None, metavar="W[,W...]",
+                       help="hidden widths only; inputs and outputs come from the data "
+                            "(default for data files: 3)")
+    g.add_argument("--activation", type=_names, default=None, metavar="NAME[,NAME...]",
+                   help="one activation for every layer, or one per layer "
+                        "(default sigmoid; digits: sigmoid,softmax)")
+    g.add_argument("--loss", default=None, help="default mse (digits: cross_entropy)")
+    g.add_argument("--optimizer", default=None, help="default sgd")
+    g.add_argument("--init", default=None, help="default randn")
+    g.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    g.add_argument("--plugin", action="append", default=[], metavar="MODULE:ATTR",
+                   help="register a plugin by dotted path (repeatable)")
+    g = tr.add_argument_group("training")
+    g.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default 0.1; digits: 0.5)")
+    g.add_argument("--epochs", type=int, default=None,
+                   help="maximum number of epochs (default 10000; digits: 30)")
+    g.add_argument("--batch-size", type=int, default=None,
+                   help="mini-batch rows (default: the whole data; digits: 32)")
+    g.add_argument("--target-loss", type=float, default=None,
+                   help="stop once the loss is at most this")
+    g.add_argument("--patience", type=int, default=None,
+                   help="stop after this many epochs without improvement")
+    g.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                   help="stop after this many seconds")
+    g.add_argument("--validation-split", type=float, default=None, metavar="FRACTION",
+                   help="hold out this fraction of the rows to measure the validation "
+                        "loss (digits: 0.2)")
+    g.add_argument("--seed", type=int, default=None,
+                   help="random seed (default: a fresh one, printed so you can repeat it)")
+    g.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="cap the BLAS threads (needs threadpoolctl)")
+    g = tr.add_argument_group("output")
+    g.add_argument("--save", metavar="MODEL.npz", help="write the trained model here")
+    g.add_argument("--plot", metavar="FILE.png",
+                   help="draw the loss curve, plus the decision boundary for two inputs "
+                        "(needs matplotlib)")
+    g.add_argument("--json", action="store_true",
+                   help="print one JSON object instead of the text report")
+    g.add_argument("--quiet", action="store_true", help="no progress bar or notes")
     tr.set_defaults(func=cmd_train)
+
+    pr = sub.add_parser(
+        "predict", help="write a saved model's predictions as CSV",
+        description="Read MODEL (written by train --save) and DATA; write one CSV row "
+                    "of outputs per data row.",
+    )
+    pr.add_argument("model", help="a model file written by 'deltarule train --save'")
+    pr.add_argument("data", help="a data file (.csv, .tsv, .npz; '-' for CSV on stdin) "
+                                 "or a preset name")
+    _data_selection(pr)
+    pr.add_argument("--argmax", action="store_true",
+                    help="write the index of the largest output (the class) instead")
+    pr.add_argument("--out", metavar="FILE.csv", help="write here instead of stdout")
+    pr.add_argument("--plugin", action="append", default=[], metavar="MODULE:ATTR",
+                    help="plugins providing the model's custom activations")
+    pr.set_defaults(func=cmd_predict)
+
+    pt = sub.add_parser(
+        "plot", help="draw a saved model's loss curve and decision boundary",
+        description="Draw the loss curve stored in MODEL and, for two inputs, the "
+                    "decision boundary (with DATA's points if given).",
+    )
+    pt.add_argument("model", help="a model file written by 'deltarule train --save'")
+    pt.add_argument("data", nargs="?", help="optional data file or preset for the points")
+    _data_selection(pt)
+    pt.add_argument("--out", required=True, metavar="FILE.png", help="the picture to write")
+    pt.add_argument("--plugin", action="append", default=[], metavar="MODULE:ATTR")
+    pt.set_defaults(func=cmd_plot)
 
     pl = sub.add_parser("plugins", help="list registered plugins and their components")
     pl.add_argument("--plugin", action="append", default=[], metavar="MODULE:ATTR")
@@ -69,35 +188,392 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _data_selection(parser) -> None:
+    parser.add_argument("--target", type=_names, metavar="COL[,COL...]",
+                        help="target column(s) to leave out of the inputs")
+    parser.add_argument("--columns", type=_names, metavar="COL[,COL...]",
+                        help="the input columns (default: all but the targets)")
+
+
+# -- data -------------------------------------------------------------------
+
+
+@dataclass
+class Data:
+    name: str
+    description: str
+    X: np.ndarray
+    y: np.ndarray
+    features: tuple[str, ...]
+    targets: tuple[str, ...]
+    preset: object = None
+
+
+def _load_data(args, *, need_target: bool) -> Data:
+    """The preset or file named by ``args.data``, split into inputs and targets."""
+    from .data_io import read_table
+    from .datasets import PRESETS
+
+    preset = PRESETS.get(args.data)
+    target, columns = getattr(args, "target", None), getattr(args, "columns", None)
+    if preset is not None:
+        if target or columns or getattr(args, "one_hot", False):
+            raise ConfigError(
+                f"--target, --columns and --one-hot apply to data files; the preset "
+                f"{preset.name!r} has fixed inputs and targets"
+            )
+        X, y = preset.load()
+        features = tuple(f"x{i + 1}" for i in range(X.shape[1]))
+        targets = ("y",) if y.shape[1] == 1 else tuple(f"y{i + 1}" for i in range(y.shape[1]))
+        return Data(preset.name, preset.description, X, y, features, targets, preset)
+    if args.data != "-" and not os.path.exists(args.data) and "." not in Path(args.data).name:
+        raise DataError(
+            f"{args.data!r} is neither a preset ({', '.join(PRESETS)}) nor an existing "
+            "data file (.csv, .tsv, .npz)"
+        )
+    table = read_table(args.data)
+    if need_target and not target and not table.default_target:
+        raise ConfigError(
+            f"name the target column(s) of {table.source} with --target "
+            f"(its columns: {', '.join(table.columns)})"
+        )
+    split = table.split(target, columns)
+    y, targets = split.y, split.targets
+    if getattr(args, "one_hot", False):
+        y, targets = _one_hot(y, targets, table.source)
+    desc = (f"{table.source} ({len(split.X)} rows; inputs {', '.join(split.features)}; "
+            f"target {', '.join(split.targets) or '-'})")
+    return Data(table.source, desc, split.X, y, split.features, targets)
+
+
+def _one_hot(y, targets, source):
+    from .datasets import one_hot
+
+    if len(targets) != 1:
+        raise ConfigError(
+            f"--one-hot needs exactly one target column of class labels, got "
+            f"{len(targets)} ({', '.join(targets)})"
+        )
+    labels = y[:, 0]
+    bad = np.flatnonzero((labels != np.round(labels)) | (labels < 0))
+    if bad.size:
+        raise DataError(
+            f"{source}: row {bad[0] + 1}, column {targets[0]!r}: {labels[bad[0]]!r} is "
+            "not a class label; --one-hot needs whole numbers 0, 1, 2, …"
+        )
+    Y = one_hot(labels.astype(np.int64))
+    return Y, tuple(f"{targets[0]}={k}" for k in range(Y.shape[1]))
+
+
+def _accuracy(y: np.ndarray, y_hat: np.ndarray) -> float | None:
+    """Share of rows classified right, when ``y`` holds classes; else ``None``.
+
+    One-hot targets: the arg-max must match; one 0/1 target: ``ŷ > 0.5``.
+    """
+    if y.shape[1] > 1:
+        if not (np.isin(y, (0.0, 1.0)).all() and (y.sum(axis=1) == 1).all()):
+            return None
+        return float(np.mean(np.argmax(y_hat, axis=1) == np.argmax(y, axis=1)))
+    if not np.isin(y, (0.0, 1.0)).all():
+        return None
+    return float(np.mean((y_hat[:, 0] > 0.5) == (y[:, 0] == 1.0)))
+
+
+# -- train ------------------------------------------------------------------
+
+
+def _check_output_path(path, option: str) -> None:
+    if path is None:
+        return
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise ConfigError(f"{option} {path}: the folder {str(folder)!r} does not exist")
+    if Path(path).is_dir():
+        raise ConfigError(f"{option} {path} is a folder; give a file name")
+
+
+def _resolve(args, preset) -> dict:
+    """Every training option: the command line, else the preset, else the default."""
+    base = {**GENERIC, **(preset.options if preset else {})}
+    opts = {}
+    for key in GENERIC:
+        given = getattr(args, key)
+        opts[key] = base[key] if given is None else given
+    act = opts["activation"]
+    if isinstance(act, (list, tuple)):
+        opts["activation"] = act[0] if len(act) == 1 else list(act)
+    return opts
+
+
+def _layers_for(args, preset, data: Data) -> list[int]:
+    n_in, n_out = data.X.shape[1], data.y.shape[1]
+    if args.layers is not None:
+        layers = list(args.layers)
+        if len(layers) < 2:
+            raise ConfigError(
+                f"--layers needs at least an input and an output width, got "
+                f"{','.join(map(str, layers)) or 'nothing'}"
+            )
+        if layers[0] != n_in or layers[-1] != n_out:
+            raise ConfigError(
+                f"--layers {','.join(map(str, layers))} does not fit {data.name}: it has "
+                f"{n_in} input(s) and {n_out} output(s), so the widths must read "
+                f"{n_in},…,{n_out} (or give only --hidden)"
+            )
+        return layers
+    if args.hidden is not None:
+        return [n_in, *args.hidden, n_out]
+    if preset is not None:
+        return list(preset.options["layers"])
+    return [n_in, *DEFAULT_HIDDEN, n_out]
+
+
+def _progress_plugin(args, out=None):
+    if args.quiet or not (out or sys.stderr).isatty():
+        return None
+    try:
+        from .progress import ProgressBar
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        return None
+    try:
+        return ProgressBar(file=out)
+    except ImportError:
+        print("deltarule: note: no progress bar (pip install tqdm)", file=sys.stderr)
+        return None
+
+
 def cmd_train(args) -> int:
-    from .datasets import xor
+    from .data_io import holdout
+    from .model_io import save
+    from .threads import limit_blas_threads
     from .training import Trainer
 
-    if args.data != "xor":
-        print(f"deltarule: unknown data {args.data!r}; available presets: xor",
-              file=sys.stderr)
-        return 2
-    X, y = xor()
-    layers = args.layers or [2, 3, 1]
+    if args.plot:
+        from .plotting import require_matplotlib
+
+        require_matplotlib()
+    with limit_blas_threads(args.threads):
+        pass  # fails now, not after training, if threadpoolctl is missing
+    _check_output_path(args.save, "--save")
+    _check_output_path(args.plot, "--plot")
+
+    data = _load_data(args, need_target=True)
+    preset = data.preset
+    opts = _resolve(args, preset)
+    layers = _layers_for(args, preset, data)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
+
+    X, y, validation = data.X, data.y, None
+    if opts["validation_split"] is not None:
+        # an independent stream, so the initial weights do not depend on the split
+        split_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+        tr, va = holdout(len(X), opts["validation_split"], split_rng)
+        X, y, validation = data.X[tr], data.y[tr], (data.X[va], data.y[va])
+
+    plugins = list(args.plugin)
+    bar = _progress_plugin(args)
+    if bar is not None:
+        plugins.append(bar)
     trainer = Trainer(
-        layers, activation=args.activation, loss=args.loss, optimizer=args.optimizer,
-        init=args.init, lr=args.lr, max_epochs=args.epochs, target_loss=args.target_loss,
-        batch_size=args.batch_size, seed=seed, dtype=args.dtype, plugins=args.plugin,
+        layers, activation=opts["activation"], loss=opts["loss"],
+        optimizer=opts["optimizer"], init=opts["init"], lr=opts["lr"],
+        max_epochs=opts["epochs"], target_loss=args.target_loss,
+        batch_size=opts["batch_size"], patience=args.patience,
+        time_budget=args.time_budget, seed=seed, dtype=args.dtype,
+        threads=args.threads, plugins=plugins,
     )
-    result = trainer.fit(X, y)
+    result = trainer.fit(X, y, validation_data=validation)
+    interrupted = result.stop_reason == "interrupted"
+
+    saved = save(result, args.save) if args.save else None
+    plotted = None
+    if args.plot:
+        from .plotting import save_figure
+
+        plotted = save_figure(
+            args.plot, history=result.history, val_history=result.val_history,
+            network=result.network, X=data.X, y=data.y, names=data.features,
+            title=f"{data.name}: {'-'.join(map(str, layers))}",
+        )
+
+    report = _train_report(args, data, opts, layers, seed, result, X, y, validation,
+                           saved, plotted)
+    if args.json:
+        print(json.dumps(report, allow_nan=False))
+    else:
+        _print_train_report(report, data, seed_given=args.seed is not None)
+    if interrupted and not args.quiet:
+        print(f"deltarule: interrupted after {result.epochs} epoch(s); the parameters "
+              "reached are kept" + (f" and saved to {saved}" if saved else ""),
+              file=sys.stderr)
+    return EXIT_INTERRUPTED if interrupted else 0
+
+
+def _finite(x):
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def _train_report(args, data, opts, layers, seed, result, X, y, validation, saved,
+                  plotted) -> dict:
+    comps = result.components
     y_hat = result.predict(X)
-    print(f"network     {'-'.join(map(str, layers))}, {args.activation}, "
-          f"{args.loss}, {args.optimizer} lr={args.lr}")
-    print(f"seed        {seed}")
-    print(f"epochs      {result.epochs}")
-    print(f"stop reason {result.stop_reason}")
-    print(f"final loss  {result.loss:.6g}")
-    print()
-    print("  x1  x2 | target | output")
-    for xi, yi, oi in zip(X, y, y_hat):
-        print(f"  {xi[0]:.0f}   {xi[1]:.0f}  |  {yi[0]:.0f}     | {oi[0]:.4f}")
+    report = {
+        "command": "train",
+        "data": data.name,
+        "samples": int(len(data.X)),
+        "features": list(data.features),
+        "targets": list(data.targets),
+        "layers": list(layers),
+        "activations": list(comps.get("activations", [])),
+        "loss": comps.get("loss"),
+        "optimizer": comps.get("optimizer"),
+        "init": opts["init"],
+        "lr": opts["lr"],
+        "batch_size": opts["batch_size"],
+        "validation_split": opts["validation_split"],
+        "seed": seed,
+        "epochs": result.epochs,
+        "stop_reason": result.stop_reason,
+        "final_loss": _finite(result.loss),
+        "val_loss": _finite(result.val_history[-1]) if len(result.val_history) else None,
+        "history_length": len(result.history),
+        "elapsed": round(result.elapsed, 6),
+        "accuracy": _accuracy(y, y_hat),
+        "val_accuracy": None,
+        "outputs": None,
+        "saved": str(saved) if saved else None,
+        "plot": str(plotted) if plotted else None,
+    }
+    if validation is not None:
+        report["val_accuracy"] = _accuracy(validation[1], result.predict(validation[0]))
+    if len(data.X) <= TABLE_MAX_ROWS:
+        full = result.predict(data.X)
+        report["outputs"] = [
+            {"x": xi.tolist(), "target": yi.tolist(), "output": [_finite(v) for v in oi]}
+            for xi, yi, oi in zip(data.X, data.y, full)
+        ]
+    return report
+
+
+def _fmt_num(x) -> str:
+    return "-" if x is None else f"{x:.6g}"
+
+
+def _print_train_report(r: dict, data: Data, *, seed_given: bool) -> None:
+    acts = r["activations"]
+    act = acts[0] if len(set(acts)) == 1 else ",".join(acts)
+    rate = r["epochs"] / r["elapsed"] if r["elapsed"] > 0 else math.inf
+    lines = [
+        ("data", data.description),
+        ("network", f"{'-'.join(map(str, r['layers']))}, {act}, {r['loss']}, "
+                    f"{r['optimizer']} lr={r['lr']:g}"
+                    + (f", batch {r['batch_size']}" if r["batch_size"] else "")),
+        ("seed", f"{r['seed']}" + ("" if seed_given else
+                                   f"  (repeat with --seed {r['seed']})")),
+        ("epochs", f"{r['epochs']} in {r['elapsed']:.3g} s ({rate:,.0f} epochs/s)"),
+        ("stop reason", r["stop_reason"]),
+        ("final loss", _fmt_num(r["final_loss"])),
+    ]
+    if r["val_loss"] is not None:
+        lines.append(("val loss", _fmt_num(r["val_loss"])))
+    if r["accuracy"] is not None:
+        lines.append(("accuracy", f"{100 * r['accuracy']:.1f}% (training)"
+                      + (f", {100 * r['val_accuracy']:.1f}% (validation)"
+                         if r["val_accuracy"] is not None else "")))
+    if r["saved"]:
+        lines.append(("saved", r["saved"]))
+    if r["plot"]:
+        lines.append(("plot", r["plot"]))
+    width = max(len(k) for k, _ in lines) + 1
+    for key, value in lines:
+        print(f"{key:<{width}} {value}")
+    if r["outputs"]:
+        print()
+        _print_outputs_table(r["outputs"], data.features, data.targets)
+
+
+def _print_outputs_table(rows, features, targets) -> None:
+    def cell(v):
+        return "-" if v is None else (f"{v:.0f}" if float(v).is_integer() else f"{v:.4g}")
+
+    heads = list(features) + ["|"] + [f"target {t}" if len(targets) > 1 else "target"
+                                      for t in targets] + ["|"] + (
+        [f"output {t}" for t in targets] if len(targets) > 1 else ["output"])
+    body = []
+    for row in rows:
+        body.append([cell(v) for v in row["x"]] + ["|"] + [cell(v) for v in row["target"]]
+                    + ["|"] + ["-" if v is None else f"{v:.4f}" for v in row["output"]])
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(heads)]
+    for cells in [heads, *body]:
+        print("  " + " ".join(c.rjust(w) for c, w in zip(cells, widths)))
+
+
+# -- predict / plot ----------------------------------------------------------
+
+
+def _model_inputs(args, net, model_path) -> Data:
+    data = _load_data(args, need_target=False)
+    if data.X.shape[1] != net.layers[0]:
+        raise DataError(
+            f"{data.name} gives {data.X.shape[1]} input column(s) "
+            f"({', '.join(data.features)}) but {model_path} expects {net.layers[0]}; "
+            "choose the inputs with --columns, or leave out target columns with --target"
+        )
+    return data
+
+
+def cmd_predict(args) -> int:
+    from .data_io import write_csv
+    from .model_io import load
+
+    net = load(args.model, plugins=args.plugin)
+    data = _model_inputs(args, net, args.model)
+    Y = net.predict(data.X)
+    if args.argmax:
+        header, rows = ["class"], np.argmax(Y, axis=1).reshape(-1, 1)
+    else:
+        k = Y.shape[1]
+        if len(data.targets) == k:
+            header = list(data.targets)
+        else:
+            header = ["y"] if k == 1 else [f"y{i + 1}" for i in range(k)]
+        rows = Y
+    if args.out:
+        _check_output_path(args.out, "--out")
+        with open(args.out, "w", newline="", encoding="utf-8") as fh:
+            write_csv(fh, header, rows)
+    else:
+        write_csv(sys.stdout, header, rows)
     return 0
+
+
+def cmd_plot(args) -> int:
+    from .model_io import HISTORY_KEY, VAL_HISTORY_KEY, load, read_metadata
+    from .plotting import require_matplotlib, save_figure
+
+    require_matplotlib()
+    _check_output_path(args.out, "--out")
+    _, arrays = read_metadata(args.model)
+    net = load(args.model, plugins=args.plugin)
+    X = y = None
+    names = None
+    if args.data is not None:
+        data = _model_inputs(args, net, args.model)
+        X, names = data.X, data.features
+        if data.y.shape[1] == net.layers[-1]:
+            y = data.y
+    elif args.target or args.columns:
+        raise ConfigError("--target and --columns select columns of DATA; give a data file")
+    path = save_figure(
+        args.out, history=arrays.get(HISTORY_KEY, ()),
+        val_history=arrays.get(VAL_HISTORY_KEY, ()), network=net, X=X, y=y, names=names,
+        title=f"{Path(args.model).name}: {'-'.join(map(str, net.layers))}",
+    )
+    print(f"wrote {path}")
+    return 0
+
+
+# -- plugins ------------------------------------------------------------------
 
 
 def cmd_plugins(args) -> int:
@@ -128,14 +604,23 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2
+        return EXIT_ERROR
     try:
         return args.func(args)
     except DeltaRuleError as exc:
         print(f"deltarule: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:  # pragma: no cover - the loop itself catches it
-        return 130
+        return EXIT_ERROR
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): stop quietly, as cat does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except OSError as exc:
+        print(f"deltarule: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:  # outside training: nothing to keep
+        print("deltarule: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,6 +8,7 @@ keeps every run's wall time.  Figures are medians over rounds, with min–max.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import platform
@@ -15,7 +16,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -25,21 +26,31 @@ ROOT = os.path.dirname(HERE)
 
 @dataclass
 class Competitor:
-    """One contender: ``run()`` trains for ``epochs`` and returns a result dict.
+    """One contender: ``run()`` trains for ``epochs`` epochs.
 
     ``run`` does all the work it would do in real use (initialisation and the
-    epochs; data already in the competitor's native format) and returns
-    ``{"accuracy": ...}`` or ``{}``; the harness times the whole call.
-    ``flops`` is the matrix-multiply FLOP count of one epoch (0 = not counted).
+    epochs; data already in the competitor's native format); the harness
+    times the whole call.  ``evaluate(output of run)`` is called untimed after
+    each run and returns a dict for the report (``{"accuracy": ...}``, final
+    parameters, …).  ``flops`` is the matrix-multiply FLOP count of one epoch
+    (0 = not counted); ``group`` names the shapes/dtype it shares with others.
     """
 
     name: str
-    run: Callable[[], dict]
+    run: Callable[[], Any]
     epochs: int
     flops: float = 0.0
     group: str = ""
+    evaluate: Callable[[Any], dict] | None = None
+    context: Callable[[], Any] | None = None  # entered untimed around each run
     times: list = field(default_factory=list)
     extra: dict = field(default_factory=dict)
+
+    def record(self, output) -> None:
+        if self.evaluate is not None:
+            self.extra = dict(self.evaluate(output))
+        elif isinstance(output, dict):
+            self.extra = dict(output)
 
     @property
     def per_epoch(self) -> list[float]:
@@ -67,19 +78,100 @@ def interleave(competitors: list[Competitor], rounds: int, *, warmup: bool = Tru
     """
     if warmup:
         for c in competitors:
-            c.extra = dict(c.run() or {})
+            with (c.context() if c.context else contextlib.nullcontext()):
+                c.record(c.run())
     k = len(competitors)
     for r in range(rounds):
         for j in range(k):
             c = competitors[(r + j) % k]
             gc.collect()
-            t0 = time.perf_counter()
-            out = c.run()
-            c.times.append(time.perf_counter() - t0)
-            c.extra = dict(out or {})
+            with (c.context() if c.context else contextlib.nullcontext()):
+                t0 = time.perf_counter()
+                out = c.run()
+                c.times.append(time.perf_counter() - t0)
+            c.record(out)
         if progress:
             progress(f"  round {r + 1}/{rounds}")
     return competitors
+
+
+class CpuMonitor:
+    """How much CPU *other* processes used while a section ran.
+
+    Reads ``/proc/stat`` (all CPU time of the machine) and ``/proc/self/stat``
+    (this process, all its threads) at start and stop; the difference is the
+    other processes' share, reported as average busy cores.  Anything well
+    above 0 means the figures of that section were measured on a shared,
+    busy machine.  Returns ``None`` where ``/proc`` is not available.
+    """
+
+    def __init__(self):
+        self._t0 = self._busy0 = self._self0 = None
+        self.others = None  # average cores used by other processes
+        self.wall = None
+
+    @staticmethod
+    def _machine_busy() -> float | None:
+        try:
+            with open("/proc/stat") as f:
+                parts = f.readline().split()[1:]
+        except OSError:
+            return None
+        v = [int(x) for x in parts]
+        # user nice system idle iowait irq softirq steal ...
+        busy = v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)
+        return busy / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _self_busy() -> float:
+        t = os.times()
+        return t.user + t.system
+
+    def __enter__(self):
+        self._t0 = time.perf_counter()
+        self._busy0 = self._machine_busy()
+        self._self0 = self._self_busy()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self._t0
+        busy1 = self._machine_busy()
+        if self._busy0 is not None and busy1 is not None and self.wall > 0:
+            others = (busy1 - self._busy0) - (self._self_busy() - self._self0)
+            self.others = max(0.0, others / self.wall)
+        return False
+
+    def describe(self) -> str:
+        if self.others is None:
+            return "other processes' CPU use: unknown (no /proc)"
+        flag = "  <- BUSY MACHINE, figures unreliable" if self.others > 0.15 else ""
+        return (f"other processes used {self.others:.2f} cores on average during "
+                f"these {self.wall:.0f} s{flag}")
+
+
+def machine_idle(seconds: float = 1.0) -> float | None:
+    """Cores left idle over ``seconds`` (this process sleeps meanwhile)."""
+    m = CpuMonitor()
+    with m:
+        time.sleep(seconds)
+    if m.others is None:
+        return None
+    return (os.cpu_count() or 1) - m.others
+
+
+def wait_for_quiet(max_wait: float, progress=None) -> float | None:
+    """Wait (up to ``max_wait`` s) until other processes use < 0.1 core."""
+    deadline = time.monotonic() + max_wait
+    while True:
+        idle = machine_idle(1.0)
+        if idle is None:
+            return None
+        busy = (os.cpu_count() or 1) - idle
+        if busy < 0.1 or time.monotonic() >= deadline:
+            return busy
+        if progress:
+            progress(f"  waiting for a quiet machine: other processes use {busy:.2f} cores")
+        time.sleep(4.0)
 
 
 def ratio(a: Competitor | None, b: Competitor | None) -> float | None:

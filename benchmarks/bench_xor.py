@@ -130,24 +130,30 @@ def competitors(epochs: int, examples=("2-3-1", "2-3-2-1")) -> list[Competitor]:
         y = np.array([[1], [1], [0], [0]])
 
         def run_deltarule(layers=layers, x=x, y=y):
-            res = deltarule.train(x, y, layers=layers, lr=LEARNING_RATE,
-                                  max_epochs=epochs, seed=SEED)
+            return deltarule.train(x, y, layers=layers, lr=LEARNING_RATE,
+                                   max_epochs=epochs, seed=SEED)
+
+        def eval_deltarule(res, x=x):
             return {"accuracy": _accuracy(res.predict(x)), "params": res.params,
                     "epochs_run": res.epochs, "loss": res.loss,
                     "stop_reason": res.stop_reason}
 
-        def run_hand(hand=hand, x=x):
-            params, _ = hand(epochs, SEED)
-            # the same forward pass on the final weights (the document prints
-            # the output before the last update)
+        def run_hand(hand=hand):
+            return hand(epochs, SEED)
+
+        def eval_hand(out, x=x):
+            params, _ = out
+            # a fresh forward pass on the final weights (the document's y_hat
+            # is the output before the last update)
             a = x
             for W, b in params:
                 a = sigmoid(np.dot(a, W) + b)
             return {"accuracy": _accuracy(a), "params": params}
 
         out.append(Competitor(f"deltarule.train {key}", run_deltarule, epochs,
-                              group=key))
-        out.append(Competitor(f"document loop {key}", run_hand, epochs, group=key))
+                              group=key, evaluate=eval_deltarule))
+        out.append(Competitor(f"document loop {key}", run_hand, epochs, group=key,
+                              evaluate=eval_hand))
     return out
 
 

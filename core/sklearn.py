@@ -20,11 +20,13 @@ pair or a component object).
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted
 except ImportError as exc:  # pragma: no cover - exercised only without sklearn
@@ -156,6 +158,13 @@ class _DeltaRuleEstimator(BaseEstimator):
         self.validation_loss_curve_ = list(result.val_history)
         self.n_iter_ = result.epochs
         self.stop_reason_ = result.stop_reason
+        if result.stop_reason == "diverged":
+            warnings.warn(
+                f"{type(self).__name__}: training diverged (non-finite loss at epoch "
+                f"{result.epochs}); the last finite parameters were kept. Lower lr, "
+                "scale the inputs and targets, or pick a more stable optimizer",
+                ConvergenceWarning, stacklevel=3,
+            )
         return self
 
     def _forward(self, X):

@@ -29,8 +29,8 @@ ESTIMATORS = [
                         optimizer="sgd", lr=0.05, max_epochs=300, batch_size=None,
                         dtype="float32"),
     DeltaRuleRegressor(hidden_layer_sizes=(16, 8), activation=("leaky_relu", {"slope": 0.1}),
-                       optimizer="nesterov", lr=0.01,
-                       optimizer_options={"momentum": 0.8, "weight_decay": 1e-4},
+                       optimizer="rmsprop", lr=0.01,
+                       optimizer_options={"rho": 0.95, "weight_decay": 1e-4},
                        patience=10, validation_fraction=0.2),
 ]
 
@@ -133,6 +133,17 @@ def test_bad_parameters_raise_value_errors_at_fit(iris, params, match):
     clf = DeltaRuleClassifier(**params)  # sklearn: __init__ never validates
     with pytest.raises(ValueError, match=match):
         clf.fit(X, y)
+
+
+def test_divergence_warns():
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = make_regression(n_samples=40, n_features=3, random_state=0)
+    reg = DeltaRuleRegressor(optimizer="sgd", lr=10.0, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        reg.fit(X, 1e3 * y)
+    assert reg.stop_reason_ == "diverged"
+    assert np.isfinite(reg.network_.theta).all()
 
 
 def test_single_class_is_refused_with_a_clear_message():

@@ -258,7 +258,7 @@ def _one_hot(y, targets, source):
     bad = np.flatnonzero((labels != np.round(labels)) | (labels < 0))
     if bad.size:
         raise DataError(
-            f"{source}: row {bad[0] + 1}, column {targets[0]!r}: {labels[bad[0]]!r} is "
+            f"{source}: row {bad[0] + 1}, column {targets[0]!r}: {float(labels[bad[0]])!r} is "
             "not a class label; --one-hot needs whole numbers 0, 1, 2, …"
         )
     Y = one_hot(labels.astype(np.int64))

@@ -178,7 +178,7 @@ def _read_delimited(lines, source: str, delimiter: str) -> Table:
         r, c = (int(i) for i in np.argwhere(bad)[0])
         raise DataError(
             f"{source}: row {r + 1} (line {line_of_row[r]}), column {header[c]!r} "
-            f"({c + 1} of {len(header)}): {data[r, c]!r} is not a finite number; "
+            f"({c + 1} of {len(header)}): {float(data[r, c])!r} is not a finite number; "
             "remove or impute missing and infinite values"
         )
     return Table(tuple(header), data, source)
@@ -292,7 +292,7 @@ def _read_npz(path: Path) -> Table:
     if bad.any():
         r, c = (int(i) for i in np.argwhere(bad)[0])
         raise DataError(
-            f"{name}: row {r + 1}, column {table.columns[c]!r}: {table.data[r, c]!r} "
+            f"{name}: row {r + 1}, column {table.columns[c]!r}: {float(table.data[r, c])!r} "
             "is not a finite number; remove or impute missing and infinite values"
         )
     return table

@@ -1,0 +1,139 @@
+"""Instruments the specs use to look inside real training runs.
+
+Everything here drives the library through its public surface
+(:class:`deltarule.Trainer`, the hooks, ``state.grads``), so a spec checks
+what the loop really does, not a re-implementation of it.
+
+``loop_gradient``   the loop's ``∂L/∂W_l``, ``∂L/∂b_l`` and ``L`` for explicit
+                    parameters, read from ``state.grads`` after one epoch
+                    with a frozen optimizer;
+``forward``         the textbook forward pass ``a_l = f(a_{l-1} W_l + b_l)``,
+                    independent of :class:`deltarule.Network`;
+``ScriptedLoss``    a loss whose values follow a script, to drive stop criteria;
+``Recorder``        an observer plugin keeping every epoch's loss, gradient
+                    norm, parameters and the final stop reason.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deltarule.hookspecs import hookimpl
+
+
+class FrozenOptimizer:
+    """An optimizer that never moves: ``step`` only counts its calls."""
+
+    name = "frozen"
+
+    def __init__(self, **options):
+        self.calls = 0
+
+    def step(self, params, grads):
+        self.calls += 1
+
+
+class Recorder:
+    """Observer plugin: per epoch ``(epoch, loss, grad_norm, stop_reason)``,
+    gradient and parameter copies; ``end_reason`` from ``deltarule_train_end``."""
+
+    name = "spec-recorder"
+
+    def __init__(self, keep_params: bool = False, keep_grads: bool = False):
+        self.keep_params = keep_params
+        self.keep_grads = keep_grads
+        self.epochs: list[tuple[int, float, float, object]] = []
+        self.params: list = []
+        self.grads: list = []
+        self.start_params = None
+        self.end_reason = None
+
+    @hookimpl
+    def deltarule_train_start(self, state):
+        self.start_params = [(np.array(W), np.array(b)) for W, b in state.params]
+
+    @hookimpl
+    def deltarule_epoch_end(self, state):
+        self.epochs.append((state.epoch, state.loss, state.grad_norm, state.stop_reason))
+        if self.keep_params:
+            self.params.append([(np.array(W), np.array(b)) for W, b in state.params])
+        if self.keep_grads:
+            self.grads.append([(np.array(W), np.array(b)) for W, b in state.grads])
+
+    @hookimpl
+    def deltarule_train_end(self, state):
+        self.end_reason = state.stop_reason
+
+
+def loop_gradient(layers, activations, loss, params, X, y, *, plugins=()):
+    """``(L, [(∂L/∂W_1, ∂L/∂b_1), ...])`` as the training loop computes them.
+
+    One full-batch epoch from ``params`` with an optimizer that does not
+    move; the gradient is read from ``state.grads`` by an observer.
+    ``activations`` is one component or a list with one per layer.
+    """
+    from deltarule import Trainer
+
+    rec = Recorder(keep_grads=True)
+    trainer = Trainer(
+        list(layers), activation=activations, loss=loss, optimizer=FrozenOptimizer,
+        init=params, max_epochs=1, plugins=[rec, *plugins], entry_points=False,
+    )
+    result = trainer.fit(X, y)
+    return result.history[0], rec.grads[0]
+
+
+def forward(params, activations, X):
+    """``[a_0 = X, a_1, ..., a_L]`` and ``[z_1, ..., z_L]`` for ``[(W, b), ...]``."""
+    if not isinstance(activations, (list, tuple)):
+        activations = [activations] * len(params)
+    a, acts, zs = np.asarray(X, dtype=np.float64), [], []
+    acts.append(a)
+    with np.errstate(over="ignore", under="ignore"):
+        for (W, b), f in zip(params, activations):
+            z = a @ W + b
+            a = np.asarray(f.forward(z), dtype=np.float64)
+            zs.append(z)
+            acts.append(a)
+    return acts, zs
+
+
+class ScriptedLoss:
+    """A loss whose value at epoch ``k`` is ``script[k-1]`` (then the last entry).
+
+    Its gradient is the squared error's, ``ŷ − y``, so parameters still
+    move.  Full-batch runs only: the loop asks for the loss once per epoch.
+    """
+
+    name = "scripted"
+    minimum = 0.0
+
+    def __init__(self, script):
+        self.script = [float(v) for v in script]
+        self.calls = 0
+
+    def value(self, y, y_hat):
+        v = self.script[min(self.calls, len(self.script) - 1)]
+        self.calls += 1
+        return v
+
+    def gradient(self, y, y_hat):
+        return np.subtract(y_hat, y)
+
+
+TINY_X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
+TINY_Y = np.array([[1.0], [1.0], [0.0], [0.0]])
+
+
+def scripted_run(script, *, plugins=(), recorder=None, **options):
+    """Train the 2-3-1 XOR net with :class:`ScriptedLoss` (``script``); return
+    ``(result, recorder)``.  ``options`` are :class:`deltarule.Trainer` options."""
+    from deltarule import Trainer
+
+    rec = recorder or Recorder()
+    options.setdefault("seed", 0)
+    options.setdefault("max_epochs", len(script))
+    trainer = Trainer([2, 3, 1], loss=ScriptedLoss(script), plugins=[rec, *plugins],
+                      entry_points=False, **options)
+    result = trainer.fit(TINY_X, TINY_Y)
+    return result, rec

@@ -1,0 +1,121 @@
+"""The example third-party package ``examples/deltarule-swish``, really installed.
+
+pip installs it into a throwaway folder (``--target``); subprocesses with that
+folder on ``PYTHONPATH`` then see its ``deltarule`` entry point through
+``importlib.metadata``, exactly as after ``pip install deltarule-swish``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import deltarule
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "deltarule-swish"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A folder holding the installed package (module + dist-info with entry points)."""
+    # build from a copy: setuptools writes build/ and *.egg-info next to the sources
+    src = tmp_path_factory.mktemp("src") / "deltarule-swish"
+    shutil.copytree(EXAMPLE, src)
+    target = tmp_path_factory.mktemp("site")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         "--no-index", "--no-deps", "--no-build-isolation", "--target", str(target),
+         str(src)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (target / "deltarule_swish.py").exists()
+    assert list(target.glob("deltarule_swish-*.dist-info/entry_points.txt"))
+    return target
+
+
+def run(site, *args, autoload=True):
+    env = dict(os.environ, PYTHONPATH=str(site))
+    env.pop(deltarule.manager.AUTOLOAD_ENV, None)
+    if not autoload:
+        env[deltarule.manager.AUTOLOAD_ENV] = "1"
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def test_plugins_lists_it_with_its_origin(site):
+    proc = run(site, "-m", "deltarule", "plugins")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    i = lines.index("swish  [entry point swish = deltarule_swish:plugin "
+                    "[deltarule-swish 0.1.0]]")
+    assert lines[i + 1].strip() == "provides: activation swish"
+
+
+def test_train_xor_with_swish(site):
+    proc = run(site, "-m", "deltarule", "train", "xor", "--activation", "swish",
+               "--epochs", "200", "--seed", "0")
+    assert proc.returncode == 0, proc.stderr
+    assert "network      2-3-1, swish, mse, sgd lr=0.1" in proc.stdout
+    # swish hidden, sigmoid output: XOR is learnt (measured loss 2.2e-4 at seed 1)
+    proc = run(site, "-m", "deltarule", "train", "xor", "--activation", "swish,sigmoid",
+               "--lr", "0.5", "--epochs", "2000", "--seed", "1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["activations"] == ["swish", "sigmoid"]
+    assert report["accuracy"] == 1.0 and report["final_loss"] < 0.01
+
+
+def test_a_saved_model_with_swish_loads_back(site, tmp_path):
+    model = tmp_path / "swish.npz"
+    proc = run(site, "-m", "deltarule", "train", "xor", "--activation", "swish,sigmoid",
+               "--epochs", "20", "--seed", "0", "--save", str(model))
+    assert proc.returncode == 0, proc.stderr
+    proc = run(site, "-m", "deltarule", "predict", str(model), "xor")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("y\n") and len(proc.stdout.splitlines()) == 5
+
+
+def test_autoload_can_be_turned_off(site):
+    proc = run(site, "-m", "deltarule", "plugins", autoload=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "swish" not in proc.stdout
+    proc = run(site, "-m", "deltarule", "train", "xor", "--activation", "swish",
+               autoload=False)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("deltarule: error: unknown activation 'swish'")
+    # a dotted path still works with autoload off
+    proc = run(site, "-m", "deltarule", "train", "xor", "--activation", "swish",
+               "--epochs", "5", "--plugin", "deltarule_swish:plugin", autoload=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_swish_passes_the_spec_suite(site):
+    specs = pytest.importorskip("deltarule.specs")
+    if not hasattr(specs, "check_plugin"):
+        pytest.skip("deltarule.specs.check_plugin is not available yet")
+    code = (
+        "from deltarule.specs import check_plugin\n"
+        "report = check_plugin('deltarule_swish:plugin')\n"
+        "print(report)\n"
+        "raise SystemExit(0 if report.ok else 1)\n"
+    )
+    proc = run(site, "-c", code)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for check in ("forward", "derivative", "out-buffer", "network-gradient"):
+        assert any(line.startswith("PASSED") and "swish" in line and check in line
+                   for line in proc.stdout.splitlines()), (check, proc.stdout)
+
+
+def test_swish_passes_deltarule_spec(site):
+    if importlib.util.find_spec("deltarule.spec_cli") is None:
+        pytest.skip("the 'deltarule spec' command (deltarule.spec_cli) is not available yet")
+    proc = run(site, "-m", "deltarule", "spec", "--plugin", "deltarule_swish:plugin")
+    assert proc.returncode == 0, proc.stdout + proc.stderr

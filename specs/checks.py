@@ -69,7 +69,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 import numpy as np
-from hypothesis import assume, given
+from hypothesis import Phase, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import FailedHealthCheck, HypothesisException, Unsatisfiable
 from hypothesis.extra import numpy as hnp
@@ -168,12 +168,13 @@ class Report(list):
                 f"{len(self.skips)} skipped")
 
     def table(self) -> str:
-        """One line per component and check."""
-        lines = []
-        for r in self:
-            lines.append(f"{r.status.upper():7} {r.family:11} {r.component:28} "
-                         f"{r.check:24} [{r.plugin}]")
-        return "\n".join(lines)
+        """One line per component and check: status, family, component, check, plugin."""
+        if not self:
+            return "(no checks)"
+        wc = max(len(r.component) for r in self)
+        wk = max(len(r.check) for r in self)
+        return "\n".join(f"{r.status.upper():7} {r.family:11} {r.component:{wc}}  "
+                         f"{r.check:{wk}}  [{r.plugin}]" for r in self)
 
     def __str__(self) -> str:
         parts = [self.table()]
@@ -1037,10 +1038,13 @@ def check_network_gradient(act, loss, hs) -> str | None:
                     if not (math.isfinite(g[idx]) and abs(g[idx] - numeric) <= tol):
                         raise Violation(
                             f"∂L/∂{which}{l + 1}{[int(k) for k in idx]}: loop {_n(g[idx])}, central "
-                            f"difference {numeric!r} (|difference| "
+                            f"difference {_n(numeric)} (|difference| "
                             f"{abs(g[idx] - numeric):.3g} > tolerance {tol:.3g})\n"
                             f"{_describe_net(example, layers, X, y)}")
 
+    # no shrinking: every attempt trains and differentiates a network, and the
+    # first failing draw is already small (generation starts from the simplest)
+    hs = settings(hs, phases=[p for p in hs.phases if p != Phase.shrink])
     return _search(body, _NET, hs, describe=lambda e: _describe_net(e))
 
 

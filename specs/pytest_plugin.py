@@ -53,9 +53,6 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "slow: statistical specs that take minutes (run with -m slow)")
-    config.addinivalue_line(
-        "markers", "deltarule_core: a spec of the core machinery (deselected when "
-                   "only --deltarule-plugin components are checked)")
     config.stash[_RESULTS] = []
 
 
@@ -135,7 +132,7 @@ def pytest_collection_modifyitems(session, config, items):
     markexpr = config.getoption("markexpr", default="") or ""
     for item in items:
         in_suite = _in_specs(item)
-        if in_suite and only is not None and item.get_closest_marker("deltarule_core"):
+        if in_suite and only is not None and not _is_law(item):
             drop.append(item)
         elif in_suite and item.get_closest_marker("slow") and "slow" not in markexpr:
             drop.append(item)  # statistical specs run only when asked for (-m slow)
@@ -144,6 +141,15 @@ def pytest_collection_modifyitems(session, config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+LAW_FIXTURES = ("activation_law", "loss_law", "optimizer_law", "initializer_law",
+                "stop_law", "network_pair")
+
+
+def _is_law(item) -> bool:
+    """A component-law spec (parametrised over components), not a core spec."""
+    return any(name in LAW_FIXTURES for name in getattr(item, "fixturenames", ()))
 
 
 def _in_specs(item) -> bool:

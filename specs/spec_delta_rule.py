@@ -25,8 +25,6 @@ from deltarule import Trainer
 from deltarule.specs import harness
 from deltarule.specs.profiles import spec_settings
 
-pytestmark = pytest.mark.deltarule_core
-
 REL = 1e-12
 
 

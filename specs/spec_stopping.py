@@ -25,8 +25,6 @@ from deltarule.manager import make_plugin_manager
 from deltarule.specs import harness
 from deltarule.specs.profiles import spec_settings
 
-pytestmark = pytest.mark.deltarule_core
-
 PROBE_OPTIONS = dict(max_epochs=10**9, target_loss=-1.0, patience=3, min_delta=0.0,
                      time_budget=1e9, gradient_tol=1e-300)
 

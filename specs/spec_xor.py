@@ -32,8 +32,6 @@ from deltarule.hookspecs import hookimpl
 from deltarule.specs import harness
 from deltarule.specs.profiles import spec_settings
 
-pytestmark = pytest.mark.deltarule_core
-
 x = np.array([[0, 1], [1, 0], [1, 1], [0, 0]])
 y = np.array([[1], [1], [0], [0]])
 CHECK_EPOCHS = (1, 10, 100, 1000, 10000)

@@ -253,3 +253,48 @@ def test_components_by_name_pair_and_instance(blobs):
                                  optimizer="momentum", optimizer_options={"momentum": 0.5},
                                  init="he")
     assert by_pair.history == by_obj.history == by_options.history
+
+
+class Unfused:
+    """The same loss without ``fused_delta``: forces the loop's general path."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.reduction = inner, "unfused_" + inner.name, inner.reduction
+
+    def value(self, y, y_hat):
+        return self.inner.value(y, y_hat)
+
+    def gradient(self, y, y_hat, out=None):
+        return self.inner.gradient(y, y_hat, out)
+
+
+@pytest.mark.parametrize("loss, output, targets", [
+    ("cross_entropy", "softmax", "one_hot"),
+    ("binary_cross_entropy", "sigmoid", "binary"),
+])
+@pytest.mark.parametrize("batch_size", [None, 16])
+def test_fused_and_general_paths_train_identically(blobs, loss, output, targets, batch_size):
+    X, Y, labels = blobs
+    if targets == "binary":
+        Y = Y[:, :2]
+    opts = dict(layers=[2, 5, Y.shape[1]], activation=["tanh", output], init="xavier",
+                optimizer="adam", lr=0.01, seed=0, max_epochs=25, batch_size=batch_size)
+    fused = deltarule.train(X, Y, loss=loss, **opts)
+    general = deltarule.train(X, Y, loss=Unfused(CAT.get("losses", loss)), **opts)
+    np.testing.assert_allclose(fused.history, general.history, rtol=1e-9)
+    np.testing.assert_allclose(fused.network.theta, general.network.theta, rtol=1e-7,
+                               atol=1e-10)
+
+
+@pytest.mark.parametrize("loss, reduction", [
+    ("mse", "sum"), ("mse", "mean"), ("cross_entropy", "mean"), ("cross_entropy", "sum"),
+])
+def test_mini_batch_epoch_loss_is_the_full_data_loss(blobs, loss, reduction):
+    # with a vanishing learning rate the parameters stay put over the epoch, so the
+    # batches' losses must add up (sum) or average by rows (mean) to the full loss
+    X, Y, _ = blobs
+    opts = dict(layers=[2, 4, 3], activation=["tanh", "softmax"], init="xavier",
+                loss=(loss, {"reduction": reduction}), lr=1e-300, seed=1, max_epochs=1)
+    full = deltarule.train(X, Y, **opts)
+    batched = deltarule.train(X, Y, batch_size=32, **opts)  # 90 rows: 32 + 32 + 26
+    assert batched.history[0] == pytest.approx(full.history[0], rel=1e-12)

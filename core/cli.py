@@ -241,9 +241,16 @@ def _load_data(args, *, need_target: bool) -> Data:
     y, targets = split.y, split.targets
     if getattr(args, "one_hot", False):
         y, targets = _one_hot(y, targets, table.source)
-    desc = (f"{table.source} ({len(split.X)} rows; inputs {', '.join(split.features)}; "
-            f"target {', '.join(split.targets) or '-'})")
+    desc = (f"{table.source} ({len(split.X)} rows; inputs {_short(split.features)}; "
+            f"target {_short(split.targets) or '-'})")
     return Data(table.source, desc, split.X, y, split.features, targets)
+
+
+def _short(names, keep: int = 6) -> str:
+    """``a, b, c`` — or ``a, b, c, …, z (64 columns)`` for long lists."""
+    if len(names) <= keep:
+        return ", ".join(names)
+    return f"{', '.join(names[:keep - 2])}, …, {names[-1]} ({len(names)} columns)"
 
 
 def _one_hot(y, targets, source):
@@ -328,16 +335,15 @@ def _layers_for(args, preset, data: Data) -> list[int]:
     return [n_in, *DEFAULT_HIDDEN, n_out]
 
 
-def _progress_plugin(args, out=None):
-    if args.quiet or not (out or sys.stderr).isatty():
+def _progress_plugin(args):
+    """The progress-bar observer, when stderr is a terminal and not ``--quiet``."""
+    if args.quiet or not sys.stderr.isatty():
         return None
+    from .progress import ProgressBar
+
     try:
-        from .progress import ProgressBar
-    except ImportError:  # pragma: no cover - tqdm is a dependency
-        return None
-    try:
-        return ProgressBar(file=out)
-    except ImportError:
+        return ProgressBar()
+    except ImportError:  # tqdm is a dependency, but may have been removed
         print("deltarule: note: no progress bar (pip install tqdm)", file=sys.stderr)
         return None
 
@@ -401,7 +407,7 @@ def cmd_train(args) -> int:
     if args.json:
         print(json.dumps(report, allow_nan=False))
     else:
-        _print_train_report(report, data, seed_given=args.seed is not None)
+        _print_train_report(report, data, result, seed_given=args.seed is not None)
     if interrupted and not args.quiet:
         print(f"deltarule: interrupted after {result.epochs} epoch(s); the parameters "
               "reached are kept" + (f" and saved to {saved}" if saved else ""),
@@ -455,11 +461,7 @@ def _train_report(args, data, opts, layers, seed, result, X, y, validation, save
     return report
 
 
-def _fmt_num(x) -> str:
-    return "-" if x is None else f"{x:.6g}"
-
-
-def _print_train_report(r: dict, data: Data, *, seed_given: bool) -> None:
+def _print_train_report(r: dict, data: Data, result, *, seed_given: bool) -> None:
     acts = r["activations"]
     act = acts[0] if len(set(acts)) == 1 else ",".join(acts)
     rate = r["epochs"] / r["elapsed"] if r["elapsed"] > 0 else math.inf
@@ -472,10 +474,10 @@ def _print_train_report(r: dict, data: Data, *, seed_given: bool) -> None:
                                    f"  (repeat with --seed {r['seed']})")),
         ("epochs", f"{r['epochs']} in {r['elapsed']:.3g} s ({rate:,.0f} epochs/s)"),
         ("stop reason", r["stop_reason"]),
-        ("final loss", _fmt_num(r["final_loss"])),
+        ("final loss", f"{result.loss:.6g}"),  # inf/nan shown as such here
     ]
-    if r["val_loss"] is not None:
-        lines.append(("val loss", _fmt_num(r["val_loss"])))
+    if len(result.val_history):
+        lines.append(("val loss", f"{result.val_history[-1]:.6g}"))
     if r["accuracy"] is not None:
         lines.append(("accuracy", f"{100 * r['accuracy']:.1f}% (training)"
                       + (f", {100 * r['val_accuracy']:.1f}% (validation)"

@@ -261,14 +261,10 @@ def _one_hot(y, targets, source):
             f"--one-hot needs exactly one target column of class labels, got "
             f"{len(targets)} ({', '.join(targets)})"
         )
-    labels = y[:, 0]
-    bad = np.flatnonzero((labels != np.round(labels)) | (labels < 0))
-    if bad.size:
-        raise DataError(
-            f"{source}: row {bad[0] + 1}, column {targets[0]!r}: {float(labels[bad[0]])!r} is "
-            "not a class label; --one-hot needs whole numbers 0, 1, 2, …"
-        )
-    Y = one_hot(labels.astype(np.int64))
+    try:
+        Y = one_hot(y[:, 0])
+    except DataError as exc:
+        raise DataError(f"{source}, column {targets[0]!r}: {exc} (--one-hot)") from None
     return Y, tuple(f"{targets[0]}={k}" for k in range(Y.shape[1]))
 
 

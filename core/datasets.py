@@ -52,17 +52,19 @@ def digits():
 def one_hot(labels, n_classes: int | None = None) -> np.ndarray:
     """``(n,)`` integer labels ``0 … k-1`` → ``(n, k)`` rows of 0.0 with one 1.0.
 
-    ``n_classes`` defaults to ``max(labels) + 1``.
+    ``n_classes`` defaults to ``max(labels) + 1``.  A label that is not a
+    whole number ≥ 0 is a :class:`DataError` naming its row (counted from 1).
     """
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.size == 0:
         raise DataError(f"one_hot needs a non-empty 1-D array of labels, got shape "
-                         f"{labels.shape}")
+                        f"{labels.shape}")
     as_int = labels.astype(np.int64)
-    if not np.array_equal(as_int, labels) or as_int.min() < 0:
-        bad = labels[(as_int != labels) | (as_int < 0)][0]
+    bad = np.flatnonzero((as_int != labels) | (as_int < 0))
+    if bad.size:
         raise DataError(
-            f"class labels must be integers 0, 1, 2, …; found {bad!r}"
+            f"class labels must be whole numbers 0, 1, 2, …; row {bad[0] + 1} holds "
+            f"{labels[bad[0]].item()!r}"
         )
     k = int(as_int.max()) + 1 if n_classes is None else int(n_classes)
     if as_int.max() >= k:

@@ -123,7 +123,8 @@ def test_one_hot_needs_whole_labels(tmp_path, capsys):
     path = tmp_path / "d.csv"
     path.write_text("a,c\n1,0\n2,1.5\n")
     assert call(["train", str(path), "--target", "c", "--one-hot"]) == 2
-    assert "row 2, column 'c': 1.5 is not a class label" in capsys.readouterr().err
+    assert ("d.csv, column 'c': class labels must be whole numbers 0, 1, 2, …; row 2 "
+            "holds 1.5 (--one-hot)" in capsys.readouterr().err)
 
 
 def test_npz_data_and_stdin(tmp_path, capsys):

@@ -398,7 +398,7 @@ def cmd_train(args) -> int:
             title=f"{data.name}: {'-'.join(map(str, layers))}",
         )
 
-    report = _train_report(args, data, opts, layers, seed, result, X, y, validation,
+    report = _train_report(data, opts, layers, seed, result, X, y, validation,
                            saved, plotted)
     if args.json:
         print(json.dumps(report, allow_nan=False))
@@ -415,7 +415,7 @@ def _finite(x):
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-def _train_report(args, data, opts, layers, seed, result, X, y, validation, saved,
+def _train_report(data, opts, layers, seed, result, X, y, validation, saved,
                   plotted) -> dict:
     comps = result.components
     y_hat = result.predict(X)

@@ -12,15 +12,11 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import DataError, DeltaRuleError
+from .errors import DataError, MissingDependencyError
 
 # the document's rows, in the document's order
 XOR_X = np.array([[0, 1], [1, 0], [1, 1], [0, 0]], dtype=np.float64)
 XOR_Y = np.array([[1], [1], [0], [0]], dtype=np.float64)
-
-
-class MissingDependencyError(DeltaRuleError, ImportError):
-    """An optional package a feature needs is not installed."""
 
 
 def xor():

@@ -37,3 +37,7 @@ class ComponentClashError(DeltaRuleError, ValueError):
 
 class ModelFileError(DeltaRuleError, ValueError):
     """A model file that is damaged, foreign or unsafe to load."""
+
+
+class MissingDependencyError(DeltaRuleError, ImportError):
+    """An optional package a feature needs is not installed."""

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .datasets import MissingDependencyError
+from .errors import MissingDependencyError
 from .errors import ConfigError
 
 # beyond this many points a loss curve is thinned: the picture is the same

@@ -381,16 +381,9 @@ class Trainer:
         return layers, Xm, ym, val
 
     def _split(self, Xm, ym, rng):
-        frac = self.config["validation_split"]
-        n = len(Xm)
-        n_val = int(round(n * frac))
-        if n_val < 1 or n_val >= n:
-            raise ConfigError(
-                f"validation_split={frac} of {n} samples leaves "
-                f"{n - n_val} for training and {n_val} for validation; both need ≥ 1"
-            )
-        order = rng.permutation(n)
-        tr, va = order[n_val:], order[:n_val]
+        from .data_io import holdout
+
+        tr, va = holdout(len(Xm), self.config["validation_split"], rng)
         return Xm[tr], ym[tr], (Xm[va], ym[va])
 
     def _new_network(self, layers, rng) -> Network:

@@ -217,10 +217,10 @@ class Softmax:
         return "Softmax()"
 
     def forward(self, z, out=None):
-        z = np.asarray(z)
-        out = np.subtract(z, z.max(axis=-1, keepdims=True), out)
+        # ufunc reductions: the ndarray methods add ~1 µs each on small batches
+        out = np.subtract(z, np.maximum.reduce(z, axis=-1, keepdims=True), out)
         np.exp(out, out)
-        return np.divide(out, out.sum(axis=-1, keepdims=True), out)
+        return np.divide(out, np.add.reduce(out, axis=-1, keepdims=True), out)
 
     def vjp(self, z, a, g, out=None):
         dot = np.einsum("...j,...j->...", g, a)[..., None]

@@ -21,6 +21,7 @@ Declarations read by the spec suite: ``minimum`` (the value at
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -173,6 +174,28 @@ class BinaryCrossEntropy:
         return sigmoid_bce
 
 
+_TINY = {}
+
+
+def _tiny(dtype) -> float:
+    """The smallest normal number of ``dtype`` (cached: ``finfo`` is slow)."""
+    t = _TINY.get(dtype)
+    if t is None:
+        t = _TINY[dtype] = float(np.finfo(dtype).tiny)
+    return t
+
+
+def _softmax_ce_from_z(y, z, out):
+    """``Σ_i [(Σ_k y_ik) logsumexp(z_i) − Σ_k y_ik z_ik]``, exact for any ``z``;
+    uses ``out`` as scratch."""
+    row_max = np.maximum.reduce(z, axis=1, keepdims=True)
+    np.subtract(z, row_max, out)
+    shifted = float(np.vdot(y, out))                # Σ y (z − max)
+    np.exp(out, out)
+    log_norm = np.log(np.add.reduce(out, axis=1))   # logsumexp(z) − max, (n,)
+    return float(np.dot(np.add.reduce(y, axis=1), log_norm)) - shifted
+
+
 class CrossEntropy:
     """Categorical cross-entropy ``L = −Σ_i Σ_k y_ik log ŷ_ik``.
 
@@ -183,9 +206,10 @@ class CrossEntropy:
 
     Default reduction: ``"mean"`` over samples.  With a ``softmax`` output
     the loop uses the fused delta ``δ_L = ŷ · Σ_k y_k − y`` (``= ŷ − y`` for
-    one-hot rows), divided by ``n_samples`` for ``"mean"``, and the value
-    ``Σ_i [(Σ_k y_ik) logsumexp(z_i) − Σ_k y_ik z_ik]``, which is exact even
-    where ``ŷ`` underflows to 0.
+    one-hot rows), divided by ``n_samples`` for ``"mean"``.  Its value is
+    ``−Σ y log ŷ`` while every ``ŷ`` is a normal floating-point number, else
+    ``Σ_i [(Σ_k y_ik) logsumexp(z_i) − Σ_k y_ik z_ik]`` from ``z``, which
+    is exact even where ``ŷ`` underflows to 0.
     """
 
     name = "cross_entropy"
@@ -208,7 +232,7 @@ class CrossEntropy:
     @staticmethod
     def _floor(y_hat):
         dt = np.result_type(y_hat)
-        return float(np.finfo(dt).tiny) if dt.kind == "f" else float(np.finfo(float).tiny)
+        return _tiny(dt if dt.kind == "f" else np.dtype(np.float64))
 
     def value(self, y, y_hat):
         p = np.maximum(y_hat, self._floor(y_hat))
@@ -224,17 +248,25 @@ class CrossEntropy:
         if not isinstance(activation, Softmax):
             return None
 
+        ones = {}  # (n_classes, dtype) -> a vector of ones: row sums as one gemv
+
         def softmax_ce(y, y_hat, z, out):
-            row_max = z.max(axis=1, keepdims=True)
-            np.subtract(z, row_max, out)
-            shifted = float(np.vdot(y, out))          # Σ y (z − max)
-            np.exp(out, out)
-            log_norm = np.log(out.sum(axis=1))        # logsumexp(z) − max, (n,)
-            mass = y.sum(axis=1)                      # Σ_k y_ik, 1 for one-hot rows
-            total = float(np.dot(mass, log_norm)) - shifted
-            scale = self._scale(len(y))
+            dt = out.dtype
+            if np.minimum.reduce(y_hat, axis=None) >= _tiny(dt):
+                # every ŷ is a normal number: L = −Σ y log ŷ is accurate
+                np.log(y_hat, out)
+                total = -float(np.vdot(y, out))
+            else:
+                # ŷ underflowed somewhere: exactly, from z, by log-sum-exp
+                total = _softmax_ce_from_z(y, z, out)
+            key = (y.shape[1], dt)
+            one = ones.get(key)
+            if one is None:
+                one = ones[key] = np.ones(y.shape[1], dtype=dt)
+            mass = np.dot(y, one)                     # Σ_k y_ik, 1 for one-hot rows
             np.multiply(y_hat, mass[:, None], out)
             np.subtract(out, y, out)
+            scale = self._scale(len(y))
             if scale != 1.0:
                 np.multiply(out, scale, out)
             return total * scale

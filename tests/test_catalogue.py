@@ -289,6 +289,23 @@ def test_fused_cross_entropy_is_exact_where_softmax_underflows():
     np.testing.assert_allclose(out, (sm.forward(z) - y) / 2, atol=1e-15)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_cross_entropy_fast_path_agrees_with_log_sum_exp(dtype):
+    ce = CAT.get("losses", "cross_entropy")
+    sm = act("softmax")
+    rng = np.random.default_rng(6)
+    fused = ce.fused_delta(sm)
+    for spread in (1.0, 30.0, 200.0):  # 200: float32 softmax underflows, float64 not
+        z = (spread * rng.normal(size=(8, 5))).astype(dtype)
+        y = np.eye(5, dtype=dtype)[rng.integers(0, 5, 8)]
+        out = np.empty_like(z)
+        value = fused(y, sm.forward(z), z, out)
+        z64 = z.astype(np.float64)
+        lse = z64.max(1) + np.log(np.exp(z64 - z64.max(1, keepdims=True)).sum(1))
+        exact = float(np.mean(lse - (y * z64).sum(1)))
+        assert value == pytest.approx(exact, rel=1e-5 if dtype == np.float32 else 1e-12)
+
+
 def test_fused_bce_is_exact_where_sigmoid_saturates():
     bce = CAT.get("losses", "binary_cross_entropy")
     sig = act("sigmoid")

@@ -52,7 +52,7 @@ def add_spec_parser(sub) -> argparse.ArgumentParser:
                          "(many examples); default $HYPOTHESIS_PROFILE, else ci if $CI "
                          "is set, else dev")
     sp.add_argument("--slow", action="store_true",
-                    help="include the statistical specs marked slow (minutes)")
+                    help="include the statistical specs marked slow (about 10 s more)")
     sp.add_argument("-k", dest="keyword", default=None, metavar="EXPRESSION",
                     help="only specs whose name matches (pytest -k), e.g. 'sigmoid'")
     sp.add_argument("-v", "--verbose", action="store_true", help="one line per spec")

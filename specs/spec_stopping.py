@@ -12,6 +12,7 @@ and is skipped (saying so) otherwise.  The divergence guard belongs to the
 loop itself.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -45,7 +46,8 @@ class _ReadRecorder(dict):
         return super().get(key, default)
 
 
-def stop_plugins_reading(option: str) -> list[str]:
+@functools.lru_cache(maxsize=None)
+def stop_plugins_reading(option: str) -> tuple[str, ...]:
     """Names of the registered stop criteria that read ``config[option]``."""
     reg = make_plugin_manager([])
     config = dict(Trainer([1, 1, 1], **PROBE_OPTIONS, entry_points=False).config)
@@ -62,7 +64,7 @@ def stop_plugins_reading(option: str) -> list[str]:
             pass
         if option in cfg.read:
             readers.append(impl.plugin_name)
-    return readers
+    return tuple(readers)
 
 
 def harness_sigmoid():

@@ -130,3 +130,35 @@ def test_opt_in_pytest_plugin_parametrises_the_laws_over_third_party_components(
     assert "check 'derivative'" in out
     # only that plugin's components: no bundled component, no core spec
     assert "[sigmoid-" not in out and "spec_xor" not in out and "deselected" in out
+
+
+def test_suite_runs_from_an_installed_layout(tmp_path, plugin_dir):
+    """The package as installed (core/ → deltarule/, plugins/ → deltarule/plugins,
+    specs/ → deltarule/specs), away from the repository: no reliance on its layout."""
+    import shutil
+    from pathlib import Path
+
+    import deltarule
+
+    repo = Path(deltarule.__file__).resolve().parent.parent
+    if not (repo / "specs" / "spec_components.py").is_file():
+        pytest.skip("not running from the source tree")
+    site = tmp_path / "site"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(repo / "core", site / "deltarule", ignore=ignore)
+    shutil.copytree(repo / "plugins", site / "deltarule" / "plugins", ignore=ignore)
+    shutil.copytree(repo / "specs", site / "deltarule" / "specs", ignore=ignore)
+    work = tmp_path / "work"
+    work.mkdir()
+    env_path = os.pathsep.join([str(site), str(plugin_dir)])
+    probe = run([sys.executable, "-c", "import deltarule.specs as s; print(s.__file__)"],
+                work, env_path)
+    assert probe.stdout.startswith(str(site)), probe.stdout + probe.stderr
+    proc = run([sys.executable, "-m", "deltarule", "spec", "-k", "sigmoid or swish or hand",
+                "--plugin", "thirdparty_swish:good", "--all", "-v"], work, env_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # rootdir is the installed package: paths are relative to site/deltarule
+    assert "specs/spec_delta_rule.py::test_one_sgd_step_worked_out_by_hand PASSED" \
+        in proc.stdout
+    assert "PASSED  activation  sigmoid" in proc.stdout
+    assert "PASSED  activation  swish" in proc.stdout

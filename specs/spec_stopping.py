@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 import deltarule
 from deltarule import Network, State, Trainer
 from deltarule.manager import make_plugin_manager
+from deltarule.plugins.activations import Sigmoid
 from deltarule.specs import harness
 from deltarule.specs.profiles import spec_settings
 
@@ -54,7 +55,7 @@ def stop_plugins_reading(option: str) -> tuple[str, ...]:
     readers = []
     for impl in reg.pm.hook.deltarule_stop.get_hookimpls():
         cfg = _ReadRecorder(config, layers=[1, 1, 1])
-        net = Network([1, 1, 1], [harness_sigmoid()] * 2,
+        net = Network([1, 1, 1], [Sigmoid()] * 2,
                       [(np.ones((1, 1)), np.zeros(1))] * 2)
         state = State(net, cfg, [1.0], [])
         state._epoch, state._loss = 1, 1.0
@@ -65,12 +66,6 @@ def stop_plugins_reading(option: str) -> tuple[str, ...]:
         if option in cfg.read:
             readers.append(impl.plugin_name)
     return tuple(readers)
-
-
-def harness_sigmoid():
-    from deltarule.plugins.activations import Sigmoid
-
-    return Sigmoid()
 
 
 def requires_reader(option):

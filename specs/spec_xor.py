@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 import deltarule
 from deltarule.hookspecs import hookimpl
+from deltarule.plugins.activations import Sigmoid
 from deltarule.specs import harness
 from deltarule.specs.profiles import spec_settings
 
@@ -137,13 +138,8 @@ class Converged:
     def deltarule_stop(self, state):
         if state.loss >= 2 * self.tol ** 2:
             return None
-        acts, _ = harness.forward(state.params, _SIGMOID, x)
+        acts, _ = harness.forward(state.params, Sigmoid(), x)
         return "converged" if np.abs(acts[-1] - y).max() < self.tol else None
-
-
-from deltarule.plugins.activations import Sigmoid  # noqa: E402
-
-_SIGMOID = Sigmoid()
 
 
 def xor_run(seed, *, lr=0.5, layers=(2, 3, 1), epochs=10000):

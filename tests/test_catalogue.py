@@ -364,3 +364,36 @@ def test_module_classes_are_the_catalogue_entries():
     assert isinstance(CAT.get("activations", "softmax"), A.Softmax)
     assert isinstance(CAT.get("losses", "cross_entropy"), Lo.CrossEntropy)
     assert isinstance(CAT.get("initializers", "he"), I.He)
+
+
+def test_unknown_component_options_are_config_errors():
+    X, y = np.eye(3), np.eye(3)[:, :1]
+    with pytest.raises(ConfigError, match="relu"):
+        deltarule.train(X, y, activation=[("relu", {"slope": 0.1}), "sigmoid"], max_epochs=1)
+    with pytest.raises(ConfigError, match="eps"):
+        deltarule.train(X, y, loss=("binary_cross_entropy", {"eps": 0.7}), max_epochs=1)
+    with pytest.raises(ConfigError, match="reduction"):
+        deltarule.train(X, y, loss=("mse", {"reduction": "median"}), max_epochs=1)
+
+
+def test_component_options_round_trip_through_configure():
+    for family, name, options in [
+        ("activations", "leaky_relu", {"slope": 0.3}),
+        ("losses", "mse", {"reduction": "mean"}),
+        ("losses", "binary_cross_entropy", {"reduction": "sum", "eps": 1e-9}),
+        ("losses", "cross_entropy", {"reduction": "sum"}),
+    ]:
+        comp = deltarule.training.configure(CAT.get(family, name), options)
+        assert comp.options() == options
+        assert comp.name == name
+
+
+@pytest.mark.xfail(strict=True, raises=deltarule.ComponentError, reason=(
+    "core/training.py Trainer.__init__ reads any tuple as a per-layer list, so one "
+    "(name, options) pair for every layer fails; fix: treat a (str, dict) pair like a "
+    "single name there and in _activations_for"))
+def test_one_activation_pair_for_every_layer():
+    X, y = np.eye(3), np.eye(3)[:, :1]
+    r = deltarule.train(X, y, layers=[3, 4, 1], activation=("leaky_relu", {"slope": 0.1}),
+                        max_epochs=1)
+    assert [a.slope for a in r.network.activations] == [0.1, 0.1]

@@ -29,7 +29,7 @@ import deltarule
 from deltarule.hookspecs import HOOK_NAMES
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-RUN_PYTHON = ("hooks.md", "protocols.md", "tutorial.md", "embedding.md")
+RUN_PYTHON = ("hooks.md", "protocols.md", "tutorial.md", "embedding.md", "specs.md")
 REQUIRED = ("index.md", "hooks.md", "protocols.md", "tutorial.md", "cli.md",
             "embedding.md")
 

@@ -57,6 +57,14 @@ class Network:
         self.biases = self._param_views[1::2]
         self.set_params(params)
 
+    def copy(self) -> "Network":
+        """An independent network with the same layers, activations and parameters."""
+        return Network(self.layers, self.activations, self.params, self.dtype)
+
+    def __reduce__(self):
+        # W_l, b_l must stay views of theta after unpickling
+        return (Network, (self.layers, self.activations, self.params, self.dtype))
+
     @property
     def n_layers(self) -> int:
         """Number of weight layers ``L`` (``len(layers) - 1``)."""
@@ -223,6 +231,7 @@ class Workspace:
         gW, gb = net._grad_views[0::2], net._grad_views[1::2]
         inputs = [self.x] + self.a[:-1]
         ops, L = [], net.n_layers
+        delta = None  # δ_{l+1}, set by the layer above before it is read
         for l in range(L - 1, -1, -1):
             act, z, a, g, d = net.activations[l], self.z[l], self.a[l], self.g[l], self.d[l]
             if l < L - 1:

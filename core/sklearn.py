@@ -42,7 +42,6 @@ except ImportError:  # pragma: no cover - scikit-learn 1.5
         return estimator._validate_data(X, y, **kw)
 
 from .errors import ConfigError
-from .network import Network
 from .training import Trainer
 
 __all__ = ["DeltaRuleClassifier", "DeltaRuleRegressor"]
@@ -171,26 +170,6 @@ class _DeltaRuleEstimator(BaseEstimator):
         check_is_fitted(self)
         X = _validate_data(self, X, reset=False, dtype=_DTYPES)
         return self.network_.predict(X)
-
-    # -- pickling: rebuild the network so its parameters stay views of theta
-    def __getstate__(self):
-        state = super().__getstate__()
-        net = state.get("network_")
-        if isinstance(net, Network):
-            state = dict(state)
-            state["network_"] = {
-                "layers": net.layers, "activations": net.activations,
-                "params": net.params, "dtype": net.dtype.name,
-            }
-        return state
-
-    def __setstate__(self, state):
-        net = state.get("network_")
-        if isinstance(net, dict):
-            state = dict(state)
-            state["network_"] = Network(net["layers"], net["activations"], net["params"],
-                                        net["dtype"])
-        super().__setstate__(state)
 
 
 class DeltaRuleClassifier(ClassifierMixin, _DeltaRuleEstimator):

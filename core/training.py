@@ -239,14 +239,17 @@ class Trainer:
         self.optimizer = None
         self.result: TrainResult | None = None
         self._rng = None
+        self._split_rows = None
         # resolve names now, so an unknown name fails before any data is read
         self._loss = self._component("losses", self.config["loss"])
         self._optimizer_factory = self._resolve_optimizer()
         if isinstance(self.config["init"], str):
             self._init = self._component("initializers", self.config["init"])
         acts = self.config["activation"]
-        self._act_spec = acts
-        if not isinstance(acts, (list, tuple)):
+        self._per_layer = isinstance(acts, list) or (
+            isinstance(acts, tuple) and not _is_pair(acts)
+        )
+        if not self._per_layer:
             acts = [acts]
         self._acts = [self._component("activations", a) for a in acts]
 
@@ -306,7 +309,7 @@ class Trainer:
         """A component from a name, a ``(name, options)`` pair or an object."""
         if isinstance(spec, str):
             return self.catalogue.get(family, spec)
-        if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
+        if _is_pair(spec):
             base = self.catalogue.get(family, spec[0])
             return configure(base, spec[1])
         check_component(spec, family)
@@ -345,7 +348,7 @@ class Trainer:
         return opt
 
     def _activations_for(self, n_layers: int):
-        if len(self._acts) == 1 and not isinstance(self._act_spec, (list, tuple)):
+        if not self._per_layer:
             return self._acts * n_layers
         if len(self._acts) != n_layers:
             raise ConfigError(
@@ -380,10 +383,17 @@ class Trainer:
             val = (Xv, yv)
         return layers, Xm, ym, val
 
-    def _split(self, Xm, ym, rng):
+    def _split(self, Xm, ym, rng, fresh: bool):
+        """Hold out ``validation_split`` of the rows.
+
+        The rows drawn by :meth:`fit` are kept for :meth:`partial_fit` on data
+        of the same length, so validation rows never leak into training.
+        """
         from .data_io import holdout
 
-        tr, va = holdout(len(Xm), self.config["validation_split"], rng)
+        if fresh or self._split_rows is None or self._split_rows[0] != len(Xm):
+            self._split_rows = (len(Xm), *holdout(len(Xm), self.config["validation_split"], rng))
+        _, tr, va = self._split_rows
         return Xm[tr], ym[tr], (Xm[va], ym[va])
 
     def _new_network(self, layers, rng) -> Network:
@@ -428,7 +438,7 @@ class Trainer:
             self._rng = np.random.default_rng(cfg["seed"])
         rng = self._rng
         if val is None and cfg["validation_split"] is not None:
-            Xm, ym, val = self._split(Xm, ym, rng)
+            Xm, ym, val = self._split(Xm, ym, rng, fresh)
         if fresh:
             self.network = self._new_network(layers, rng)
             self.optimizer = self._build_optimizer()
@@ -445,7 +455,7 @@ class Trainer:
         finally:
             gen.close()
             self.result = TrainResult(
-                network=net,
+                network=net.copy(),
                 history=history,
                 val_history=val_history,
                 stop_reason=state._stop_reason or "caller",
@@ -457,6 +467,12 @@ class Trainer:
                     "optimizer": getattr(self.optimizer, "name", type(self.optimizer).__name__),
                 },
             )
+
+
+def _is_pair(spec) -> bool:
+    """A ``(name, {options})`` component spec."""
+    return (isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str)
+            and isinstance(spec[1], dict))
 
 
 def _direct_calls(hook):
@@ -532,7 +548,7 @@ def _loop(trainer: Trainer, net: Network, X, y, val, state: State, rng):
                 history.append(loss)
                 if not isfinite(loss):
                     reason = "diverged"
-                    _restore_finite(net, backup, epoch)
+                    _restore_finite(net, backup, epoch, X, y, loss_c)
                 else:
                     if val_loss is not None:
                         v = val_loss()
@@ -560,7 +576,8 @@ def _loop(trainer: Trainer, net: Network, X, y, val, state: State, rng):
         except KeyboardInterrupt:
             # Ctrl-C ends the run cleanly; the parameters reached are kept
             state._stop_reason = "interrupted"
-            _restore_finite(net, backup, epoch)
+            if not np.isfinite(theta).all():
+                _restore_finite(net, backup, epoch, X, y, loss_c)
         except GeneratorExit:
             if state._stop_reason is None:
                 state._stop_reason = "caller"
@@ -597,11 +614,14 @@ def _batch_runner(net, loss_c, X, y, batch, shuffle, rng, opt_step, params, grad
         weight = ws.n_rows / n if mean else 1.0
         plan.append((slice(start, start + ws.n_rows), ws.x, ws.y, ws.forward_ops,
                      ws.loss_value, ws.backward_ops, weight))
-    order = np.arange(n)
+    unshuffled = np.arange(n)
+    order = unshuffled.copy()
     take, isfinite = np.take, math.isfinite
 
     def run_batches() -> float:
         if shuffle:
+            # from arange each epoch, so partial_fit continues exactly like one run
+            np.copyto(order, unshuffled)
             rng.shuffle(order)
         total = 0.0
         for rows, xb, yb, fwd_ops, loss_value, bwd_ops, weight in plan:
@@ -635,15 +655,22 @@ def _validation_loss(net: Network, loss_c, Xv, yv):
     return val_loss
 
 
-def _restore_finite(net: Network, backup, epoch: int) -> None:
-    """Put back the newest parameters that are all finite."""
-    if np.isfinite(net.theta).all():
-        return
-    for b in (backup[epoch & 1], backup[(epoch + 1) & 1]):
-        if np.isfinite(b).all():
-            np.copyto(net.theta, b)
+def _restore_finite(net: Network, backup, epoch: int, X, y, loss_c) -> None:
+    """Put back the newest parameters that are finite *and* score a finite loss.
+
+    Candidates, newest first: the epoch's starting parameters, then the
+    previous epoch's.  Full batch, the first scored the non-finite loss, so
+    the second — the parameters behind ``history[-2]`` — is kept.  Failing
+    both, the newest finite parameters are kept (never NaN parameters).
+    """
+    candidates = [net.theta.copy(), backup[epoch & 1], backup[(epoch + 1) & 1]]
+    finite = [c for c in candidates if np.isfinite(c).all()]
+    for theta in finite:
+        np.copyto(net.theta, theta)
+        if math.isfinite(float(loss_c.value(y, net.forward(X)))):
             return
-    raise AssertionError("no finite parameters to restore")  # pragma: no cover
+    if finite:
+        np.copyto(net.theta, finite[0])
 
 
 def configure(component, options: dict):

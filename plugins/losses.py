@@ -21,7 +21,6 @@ Declarations read by the spec suite: ``minimum`` (the value at
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import numpy as np

@@ -388,10 +388,6 @@ def test_component_options_round_trip_through_configure():
         assert comp.name == name
 
 
-@pytest.mark.xfail(strict=True, raises=deltarule.ComponentError, reason=(
-    "core/training.py Trainer.__init__ reads any tuple as a per-layer list, so one "
-    "(name, options) pair for every layer fails; fix: treat a (str, dict) pair like a "
-    "single name there and in _activations_for"))
 def test_one_activation_pair_for_every_layer():
     X, y = np.eye(3), np.eye(3)[:, :1]
     r = deltarule.train(X, y, layers=[3, 4, 1], activation=("leaky_relu", {"slope": 0.1}),

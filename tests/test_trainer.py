@@ -300,12 +300,8 @@ def test_mini_batch_epoch_loss_is_the_full_data_loss(blobs, loss, reduction):
     assert batched.history[0] == pytest.approx(full.history[0], rel=1e-12)
 
 
-# -- known core gaps (reported to the lead; strict: they fail loudly once fixed) --
+# -- divergence keeps scored parameters; mini-batch partial_fit is one run --
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core/training.py _loop keeps the newest finite parameters on divergence, which "
-    "may be those that just produced the non-finite loss; fix: restore "
-    "backup[(epoch + 1) & 1], the parameters that scored history[-2]"))
 def test_diverged_run_keeps_parameters_with_a_finite_loss(regression):
     X, y, _, _ = regression
     r = deltarule.train(X, 100 * y, layers=[3, 8, 1], activation=["relu", "identity"],
@@ -315,10 +311,6 @@ def test_diverged_run_keeps_parameters_with_a_finite_loss(regression):
         assert mse(100 * y, r.predict(X)) == pytest.approx(r.history[-2], rel=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core/training.py _loop restarts the batch order from arange(n) on every run, so "
-    "mini-batch partial_fit differs from an uninterrupted fit; fix: reset order to "
-    "arange(n) before each epoch's shuffle (or keep it on the trainer)"))
 def test_mini_batch_partial_fit_continues_like_one_run(regression):
     X, y, _, _ = regression
     opts = dict(activation=["tanh", "identity"], optimizer="adam", lr=0.01, seed=6,

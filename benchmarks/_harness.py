@@ -311,8 +311,26 @@ def numpy_blas_threads() -> int | None:
     return counts[0] if counts else None
 
 
+def source_revision() -> str:
+    """The checkout's commit (``git rev-parse``), marked ``+dirty`` with local edits."""
+    import subprocess
+
+    try:
+        rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--",
+                                "core", "plugins"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    if not rev:
+        return "unknown (not a git checkout)"
+    return rev + (" +uncommitted changes in core/ or plugins/" if dirty else "")
+
+
 def machine_lines() -> list[str]:
     lines = [
+        f"deltarule source: commit {source_revision()}",
         f"CPU: {cpu_model()} — {os.cpu_count()} logical cores visible, "
         f"SIMD: {cpu_flags()}",
         f"Python {platform.python_version()} ({platform.python_implementation()}), "

@@ -36,7 +36,12 @@ _INSTALL_HINT = (
 
 
 def check_threads(n) -> int | None:
-    """``n`` as an ``int ≥ 1``, or ``None``; a :class:`ConfigError` otherwise."""
+    """``n`` as an ``int ≥ 1``, or ``None``; a :class:`ConfigError` otherwise.
+
+    A number also needs threadpoolctl: checking here lets a ``threads=``
+    option fail when it is set, before any data is read, rather than when
+    the run starts.
+    """
     if n is None:
         return None
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
@@ -48,6 +53,7 @@ def check_threads(n) -> int | None:
             f"threads must be ≥ 1 (BLAS threads) or None to leave them as they are, "
             f"got {n!r}"
         )
+    _threadpoolctl()
     return int(n)
 
 

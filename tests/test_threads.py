@@ -94,7 +94,11 @@ def test_missing_threadpoolctl_names_the_fix(monkeypatch):
             pytest.fail("the block must not run")  # pragma: no cover
     with pytest.raises(deltarule.ConfigError, match="pip install threadpoolctl"):
         blas_threads()
+    # the option check fails early too, so Trainer(threads=2) fails at once
+    with pytest.raises(deltarule.ConfigError, match="pip install threadpoolctl"):
+        check_threads(2)
     # None needs nothing installed
+    assert check_threads(None) is None
     with limit_blas_threads(None) as n:
         assert n is None
 

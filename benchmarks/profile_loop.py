@@ -3,7 +3,8 @@
     python benchmarks/profile_loop.py [--threads 1] [--cprofile]
 
 Two views, for XOR 2-3-1 (full batch of 4 rows, the document's loop) and for
-digits 64-128-10 (mini-batch 32, sigmoid + softmax/cross-entropy, SGD):
+digits 64-128-10 (sigmoid + softmax/cross-entropy, SGD; mini-batch 32 and
+full batch):
 
 1. **Per operation.**  deltarule's workspace is a flat list of argument-free
    operations (``Workspace.forward_ops``, ``loss_value``, ``backward_ops``)
@@ -193,14 +194,17 @@ def _exec_overhead() -> float:
 
 
 def digits_hand_ops(X, Y, init, lr, batch):
+    """``batch=None``: full batch (no gather; ``x, y`` are the whole data)."""
     (W1, b1), (W2, b2) = [(W.copy(), b.copy()) for W, b in init]
-    s = dict(X=X, Y=Y, W1=W1, b1=b1, W2=W2, b2=b2, lr=lr, np=np, idx=None)
+    s = dict(X=X, Y=Y, W1=W1, b1=b1, W2=W2, b2=b2, lr=lr, np=np, idx=None, x=X, y=Y)
     n = len(X)
     rng = np.random.default_rng(0)
     order = np.arange(n)
-    n_batches = n // batch
+    n_batches = 1 if batch is None else n // batch
 
     def prepare(b):
+        if batch is None:
+            return
         if b % n_batches == 0:
             rng.shuffle(order)
         start = (b % n_batches) * batch
@@ -210,12 +214,13 @@ def digits_hand_ops(X, Y, init, lr, batch):
         c = compile(code, "<hand>", "exec")
         return code, lambda: exec(c, None, s)  # noqa: S102
 
-    ops = [op(c) for c in (
-        "x, y = X[idx], Y[idx]", "a1 = 1 / (1 + np.exp(-(x @ W1 + b1)))",
+    gather = ["x, y = X[idx], Y[idx]"] if batch is not None else []
+    ops = [op(c) for c in gather + [
+        "a1 = 1 / (1 + np.exp(-(x @ W1 + b1)))",
         "z2 = a1 @ W2 + b2", "e = np.exp(z2 - z2.max(axis=1, keepdims=True))",
         "y_hat = e / e.sum(axis=1, keepdims=True)", "d2 = (y_hat - y) / len(x)",
         "d1 = (d2 @ W2.T) * a1 * (1 - a1)", "W2 -= lr * (a1.T @ d2)",
-        "b2 -= lr * d2.sum(axis=0)", "W1 -= lr * (x.T @ d1)", "b1 -= lr * d1.sum(axis=0)")]
+        "b2 -= lr * d2.sum(axis=0)", "W1 -= lr * (x.T @ d1)", "b1 -= lr * d1.sum(axis=0)"]]
     return ops, prepare
 
 
@@ -324,6 +329,24 @@ def main(argv=None) -> int:
                           hand_prep, dr_step, hand_step, args.steps, exec_cost))
         except LookupError as exc:
             say(f"digits per-operation view skipped: {exc}")
+        say("")
+        f_opts = dict(d_opts, batch_size=None, lr=bd.LR_FULL)
+        f_epochs = 100
+        run_dr_f, _ = bd.make_deltarule(X, Y, init, head=head, dtype="float64",
+                                        batch=None, lr=bd.LR_FULL, epochs=f_epochs)
+        run_hand_f, _ = bd.make_hand(X, Y, init, head=head, dtype="float64",
+                                     batch=None, lr=bd.LR_FULL, epochs=f_epochs)
+        dr_step = per_step_time(run_dr_f, f_epochs, 1)
+        hand_step = per_step_time(run_hand_f, f_epochs, 1)
+        hand_ops, hand_prep = digits_hand_ops(X, Y, init, bd.LR_FULL, None)
+        try:
+            ops, prep = deltarule_ops(X, Y, f_opts, None)
+            say(breakdown(f"digits 64-128-10 f64, full batch of {len(X)} rows "
+                          f"(sigmoid + {head}), one step", ops, prep, hand_ops,
+                          hand_prep, dr_step, hand_step, max(200, args.steps // 10),
+                          exec_cost))
+        except LookupError as exc:
+            say(f"digits full-batch per-operation view skipped: {exc}")
         if args.cprofile:
             say("\ncProfile, XOR 2-3-1, 10 000 epochs (top by own time):")
             say(run_cprofile(dr_xor))

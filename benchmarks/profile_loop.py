@@ -38,7 +38,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _harness import fmt_time, require_deltarule, say, table  # noqa: E402
+from _harness import CpuMonitor, fmt_time, require_deltarule, say, table  # noqa: E402
 
 clock = time.perf_counter
 
@@ -228,6 +228,7 @@ def digits_hand_ops(X, Y, init, lr, batch):
 # whole-step reference times
 # ---------------------------------------------------------------------------
 def per_step_time(run, epochs: int, steps_per_epoch: int, repeats: int = 5) -> float:
+    run()  # warm-up: allocator pools, BLAS threads
     ts = []
     for _ in range(repeats):
         t = clock()
@@ -282,7 +283,8 @@ def main(argv=None) -> int:
     import bench_digits as bd
     import bench_xor as bx
 
-    with limit_blas_threads(args.threads):
+    mon = CpuMonitor()
+    with limit_blas_threads(args.threads), mon:
         exec_cost = _exec_overhead()
         say(f"(exec() of a statement costs {fmt_time(exec_cost)}; subtracted from "
             "each hand-written statement)")
@@ -352,6 +354,7 @@ def main(argv=None) -> int:
             say(run_cprofile(dr_xor))
             say("\ncProfile, digits mini-batch, 10 epochs (top by own time):")
             say(run_cprofile(run_dr))
+    say("\n" + mon.describe())
     return 0
 
 

@@ -257,6 +257,36 @@ def breakdown(title, dr_ops, dr_prep, hand_ops, hand_prep, dr_step, hand_step,
     return "\n".join(lines)
 
 
+def setup_costs() -> str:
+    """Fixed cost of one run, paid before the first epoch (median of 30)."""
+    import importlib.metadata as md
+
+    import deltarule
+
+    x = np.array([[0, 1], [1, 0], [1, 1], [0, 0]])
+    y = np.array([[1], [1], [0], [0]])
+
+    def med(fn, n=30):
+        ts = []
+        for _ in range(n):
+            t = clock()
+            fn()
+            ts.append(clock() - t)
+        return statistics.median(ts)
+
+    rows = [
+        ["make_plugin_manager(entry_points=False): registering the bundled plugins",
+         med(lambda: deltarule.make_plugin_manager(entry_points=False))],
+        ["importlib.metadata.entry_points(group='deltarule'): the entry-point scan",
+         med(lambda: md.entry_points(group="deltarule"))],
+        ["Trainer([2, 3, 1]) (manager + catalogue + option checks)",
+         med(lambda: deltarule.Trainer([2, 3, 1]))],
+        ["deltarule.train(XOR, max_epochs=1): a whole one-epoch run",
+         med(lambda: deltarule.train(x, y, layers=[2, 3, 1], max_epochs=1))],
+    ]
+    return table(["fixed cost per run", "median"], [[a, fmt_time(b)] for a, b in rows])
+
+
 def run_cprofile(fn, top: int = 15) -> str:
     pr = cProfile.Profile()
     pr.enable()
@@ -285,6 +315,8 @@ def main(argv=None) -> int:
 
     mon = CpuMonitor()
     with limit_blas_threads(args.threads), mon:
+        say(setup_costs())
+        say("")
         exec_cost = _exec_overhead()
         say(f"(exec() of a statement costs {fmt_time(exec_cost)}; subtracted from "
             "each hand-written statement)")

@@ -125,7 +125,8 @@ class CpuMonitor:
     @staticmethod
     def _self_busy() -> float:
         t = os.times()
-        return t.user + t.system
+        # children count once waited for (subprocess.run does): ours, not others'
+        return t.user + t.system + t.children_user + t.children_system
 
     def __enter__(self):
         self._t0 = time.perf_counter()

@@ -155,6 +155,22 @@ def main(argv=None) -> int:
     gap = max(float(np.max(np.abs(a - b)))
               for pa, pb in zip(plain, patched) for a, b in zip(pa, pb))
     say(f"max |θ_patched − θ_as_is| after {args.epochs} epochs: {gap:.2e}")
+    import statistics
+    import time
+
+    import deltarule
+
+    def setup_time(which):
+        ts = []
+        for _ in range(30):
+            with patch(which):
+                t = time.perf_counter()
+                deltarule.make_plugin_manager(entry_points=False)
+                ts.append(time.perf_counter() - t)
+        return statistics.median(ts)
+
+    say(f"make_plugin_manager(entry_points=False): {setup_time(set()) * 1e3:.2f} ms as it "
+        f"is, {setup_time({'setup'}) * 1e3:.2f} ms with the prefix filter")
     variants = [("deltarule as it is", None),
                 ("+ fused softmax/CE writes ŷ", {"fused"}),
                 ("+ cheaper run setup", {"setup"}),

@@ -287,6 +287,55 @@ def setup_costs() -> str:
     return table(["fixed cost per run", "median"], [[a, fmt_time(b)] for a, b in rows])
 
 
+def kernel_alternatives() -> str:
+    """Micro-benchmarks of cheaper kernels at the loop's shapes (float64).
+
+    * bias folding: ``[a, 1] @ [W; b]`` (one dot) against ``a @ W`` then
+      ``+ b``; ``[a, 1]ᵀ δ`` (one dot giving ∂W and ∂b) against ``aᵀ δ`` and
+      ``Σ δ``;
+    * the row gather: ``np.take(X, idx, 0, out)`` against the bound method
+      ``X.take(idx, 0, out)``.
+    """
+    rng = np.random.default_rng(0)
+
+    def med(fn, n=20000):
+        blocks = []
+        for _ in range(7):
+            t = clock()
+            for _ in range(n // 7):
+                fn()
+            blocks.append((clock() - t) / (n // 7))
+        return statistics.median(blocks)
+
+    rows = []
+    for b, i, o in ((4, 2, 3), (4, 3, 1), (32, 64, 128), (32, 128, 10),
+                    (1438, 64, 128), (1438, 128, 10)):
+        x = rng.random((b, i))
+        W, bias = rng.random((i, o)), rng.random(o)
+        z, d = np.empty((b, o)), rng.random((b, o))
+        xe = np.ones((b, i + 1))
+        xe[:, :i] = x
+        Wb = np.vstack([W, bias])
+        gW, gb, gWb = np.empty((i, o)), np.empty(o), np.empty((i + 1, o))
+        n = 20000 if b < 100 else 700
+        sep_f = med(lambda: (np.dot(x, W, z), np.add(z, bias, z)), n)
+        aug_f = med(lambda: np.dot(xe, Wb, z), n)
+        sep_g = med(lambda: (np.dot(x.T, d, gW), np.add.reduce(d, 0, None, gb)), n)
+        aug_g = med(lambda: np.dot(xe.T, d, gWb), n)
+        rows.append([f"bias folding {b}×{i}→{o}: forward",
+                     f"{fmt_time(sep_f)} → {fmt_time(aug_f)}"])
+        rows.append([f"bias folding {b}×{i}→{o}: ∂W, ∂b",
+                     f"{fmt_time(sep_g)} → {fmt_time(aug_g)}"])
+    X = rng.random((1438, 64))
+    idx = rng.permutation(1438)[:32]
+    xb = np.empty((32, 64))
+    bound = X.take
+    rows.append(["row gather 32 of 1438×64: np.take → X.take (bound)",
+                 f"{fmt_time(med(lambda: np.take(X, idx, 0, xb)))} → "
+                 f"{fmt_time(med(lambda: bound(idx, 0, xb)))}"])
+    return table(["alternative kernel (float64)", "as now → alternative"], rows)
+
+
 def run_cprofile(fn, top: int = 15) -> str:
     pr = cProfile.Profile()
     pr.enable()
@@ -305,6 +354,8 @@ def main(argv=None) -> int:
                    help="cap BLAS threads while profiling (default: leave as is)")
     p.add_argument("--steps", type=int, default=3000, help="replayed steps per view")
     p.add_argument("--cprofile", action="store_true", help="also print cProfile tops")
+    p.add_argument("--alternatives", action="store_true",
+                   help="also micro-benchmark cheaper kernels (bias folding, bound take)")
     args = p.parse_args(argv)
     require_deltarule()
     import deltarule
@@ -386,6 +437,8 @@ def main(argv=None) -> int:
             say(run_cprofile(dr_xor))
             say("\ncProfile, digits mini-batch, 10 epochs (top by own time):")
             say(run_cprofile(run_dr))
+        if args.alternatives:
+            say("\n" + kernel_alternatives())
     say("\n" + mon.describe())
     return 0
 

@@ -3,8 +3,8 @@
     python benchmarks/bench_digits.py [--rounds 7] [--epochs 20] [--quick]
 
 Data: scikit-learn's ``load_digits`` (1797 images of 8×8 pixels), features
-scaled to [0, 1] by /16, one-hot targets, a fixed 80/20 split (1437 rows to
-train on, 360 held out for the accuracy column).  Model: 64-128-10, sigmoid
+scaled to [0, 1] by /16, one-hot targets, a fixed 80/20 split (1438 rows to
+train on, 359 held out for the accuracy column).  Model: 64-128-10, sigmoid
 hidden layer, softmax output, mean cross-entropy over the batch (δ_L =
 (ŷ − y)/n), plain SGD without momentum or weight decay.  Every competitor
 except scikit-learn starts from the same Glorot-uniform weights; deltarule

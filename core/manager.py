@@ -18,9 +18,11 @@ Plugins come from four places, in this order:
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import inspect
 import os
+import sys
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Iterable
@@ -105,7 +107,7 @@ def _check_hook_names(plugin: Any, label: str) -> None:
     """Catch misspelled and unmarked hooks, which pluggy would silently ignore."""
     marker = hookspecs.PROJECT + "_impl"
     for attr in dir(plugin):
-        if not attr.startswith(hookspecs.PROJECT + "_"):
+        if not attr.startswith(_HOOK_PREFIX):
             continue
         value = getattr(plugin, attr, None)
         if not callable(value):
@@ -122,6 +124,24 @@ def _check_hook_names(plugin: Any, label: str) -> None:
                 f"plugin {label!r} defines {attr!r} without the @deltarule.hookimpl "
                 "marker, so it would never be called; decorate it with @deltarule.hookimpl"
             )
+
+
+class _PluginManager(pluggy.PluginManager):
+    """Looks only at ``deltarule_*`` names, as pytest does for ``pytest_*``.
+
+    pluggy otherwise inspects every attribute of every plugin (a module
+    importing NumPy has hundreds), which made registration the bulk of a
+    short run's fixed cost.  Misspelled or unmarked ``deltarule_*`` names are
+    still caught, by :func:`_check_hook_names`.
+    """
+
+    def parse_hookimpl_opts(self, plugin, name):
+        if not name.startswith(_HOOK_PREFIX):
+            return None
+        return super().parse_hookimpl_opts(plugin, name)
+
+
+_HOOK_PREFIX = hookspecs.PROJECT + "_"
 
 
 @dataclass
@@ -176,7 +196,7 @@ def make_plugin_manager(
     ``entry_points=None`` loads the ``deltarule`` entry-point group unless the
     environment variable ``DELTARULE_DISABLE_PLUGIN_AUTOLOAD`` is set.
     """
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm = _PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     reg = Registry(pm)
     for modname in BUILTIN_MODULES:
@@ -194,10 +214,17 @@ def make_plugin_manager(
     return reg
 
 
-def _load_entry_points(reg: Registry) -> None:
+@functools.lru_cache(maxsize=8)
+def _entry_points(search_path: tuple[str, ...]):
+    """The group's entry points; scanning installed metadata costs ~1 ms, so
+    it is done once per distinct ``sys.path``."""
     from importlib.metadata import entry_points
 
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    return tuple(entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _load_entry_points(reg: Registry) -> None:
+    for ep in _entry_points(tuple(sys.path)):
         try:
             plugin = ep.load()
         except Exception as exc:  # a broken third-party package must say who it is

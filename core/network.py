@@ -20,7 +20,7 @@ model is one ``copyto``.
 from __future__ import annotations
 
 import inspect
-from functools import partial
+from functools import lru_cache, partial
 
 import numpy as np
 
@@ -28,8 +28,18 @@ from .errors import ComponentError, DataError
 
 
 def _accepts_out(method) -> bool:
+    """Whether a component method takes an ``out`` buffer (decided once per class)."""
+    function = getattr(method, "__func__", method)
     try:
-        return "out" in inspect.signature(method).parameters
+        return _function_accepts_out(function)
+    except TypeError:  # an unhashable callable object
+        return _function_accepts_out.__wrapped__(function)
+
+
+@lru_cache(maxsize=256)
+def _function_accepts_out(function) -> bool:
+    try:
+        return "out" in inspect.signature(function).parameters
     except (TypeError, ValueError):
         return False
 

@@ -616,7 +616,7 @@ def _batch_runner(net, loss_c, X, y, batch, shuffle, rng, opt_step, params, grad
                      ws.loss_value, ws.backward_ops, weight))
     unshuffled = np.arange(n)
     order = unshuffled.copy()
-    take, isfinite = np.take, math.isfinite
+    take_x, take_y, isfinite = X.take, y.take, math.isfinite
 
     def run_batches() -> float:
         if shuffle:
@@ -626,8 +626,8 @@ def _batch_runner(net, loss_c, X, y, batch, shuffle, rng, opt_step, params, grad
         total = 0.0
         for rows, xb, yb, fwd_ops, loss_value, bwd_ops, weight in plan:
             idx = order[rows]
-            take(X, idx, 0, xb)
-            take(y, idx, 0, yb)
+            take_x(idx, 0, xb)
+            take_y(idx, 0, yb)
             for op in fwd_ops:
                 op()
             part = float(loss_value())

@@ -34,8 +34,10 @@ INF = math.inf
 class Sigmoid:
     """``σ(z) = 1 / (1 + e^{-z})``; ``σ'(z) = a (1 - a)`` with ``a = σ(z)``.
 
-    Computed exactly as the document writes it, so the seed's numbers are
-    reproduced to the last bit.  ``e^{-z}`` overflows to ``inf`` for
+    The forward pass is computed exactly as the document writes it; the
+    backward pass multiplies ``g · (a(1 − a))`` where the document writes
+    ``(g · a) · (1 − a)``, so long runs agree with the document's to rounding
+    (about 3e-15 after 10 000 XOR epochs).  ``e^{-z}`` overflows to ``inf`` for
     ``z < -709`` and the result is then exactly 0, its true limit.
     """
 

@@ -369,6 +369,7 @@ class Trainer:
             else:
                 layers = (Xm.shape[1], 3, ym.shape[1])  # the document's hidden width
         check_xy(Xm, ym, layers)
+        self._check_targets(ym, "y")
         if self.network is not None and not fresh and self.network.layers != layers:
             raise ConfigError("partial_fit data does not match the trained network")
         val = None
@@ -380,8 +381,18 @@ class Trainer:
             Xv = as_matrix(Xv, "X_val", dtype, allow_1d=False)
             yv = as_matrix(yv, "y_val", dtype, allow_1d=True)
             check_xy(Xv, yv, layers, what=("X_val", "y_val"))
+            self._check_targets(yv, "y_val")
             val = (Xv, yv)
         return layers, Xm, ym, val
+
+    def _check_targets(self, y, what: str) -> None:
+        """The loss's own once-per-run check of the targets, if it has one."""
+        check = getattr(self._loss, "check_targets", None)
+        if callable(check):
+            try:
+                check(y)
+            except ValueError as exc:
+                raise DataError(f"{what}: {exc}") from None
 
     def _split(self, Xm, ym, rng, fresh: bool):
         """Hold out ``validation_split`` of the rows.

@@ -150,6 +150,16 @@ class BinaryCrossEntropy:
             np.multiply(out, scale, out)
         return out
 
+    def check_targets(self, y):
+        """Once per run: targets are probabilities, ``0 ≤ y ≤ 1``."""
+        bad = (y < 0) | (y > 1)
+        if bad.any():
+            row, col = (int(k) for k in np.argwhere(bad)[0])
+            raise ValueError(
+                f"binary_cross_entropy needs targets between 0 and 1, but row {row}, "
+                f"column {col} is {float(y[row, col]):g}; use 0/1 labels"
+            )
+
     def fused_delta(self, activation):
         """The sigmoid pair's ``(y, ŷ, z, out) -> L``, or ``None`` otherwise."""
         if not isinstance(activation, Sigmoid):
@@ -203,9 +213,11 @@ class CrossEntropy:
     general path uses ``∂L/∂ŷ = −y / ŷ`` with ``ŷ`` clipped below at the
     dtype's smallest normal number so ``log 0`` never occurs.
 
-    Default reduction: ``"mean"`` over samples.  With a ``softmax`` output
-    the loop uses the fused delta ``δ_L = ŷ · Σ_k y_k − y`` (``= ŷ − y`` for
-    one-hot rows), divided by ``n_samples`` for ``"mean"``.  Its value is
+    Default reduction: ``"mean"`` over samples.  The targets' rows must be
+    distributions (one-hot, or probabilities summing to 1): ``check_targets``
+    refuses other ``y`` before training.  With a ``softmax`` output the loop
+    then uses the fused delta ``δ_L = ŷ − y`` (in general ``ŷ · Σ_k y_k −
+    y``), divided by ``n_samples`` for ``"mean"``.  Its value is
     ``−Σ y log ŷ`` while every ``ŷ`` is a normal floating-point number, else
     ``Σ_i [(Σ_k y_ik) logsumexp(z_i) − Σ_k y_ik z_ik]`` from ``z``, which
     is exact even where ``ŷ`` underflows to 0.
@@ -242,29 +254,42 @@ class CrossEntropy:
         out = np.divide(y, np.maximum(y_hat, self._floor(y_hat)), out)
         return np.multiply(out, -self._scale(len(y)), out)
 
+    def check_targets(self, y):
+        """Once per run: every row of ``y`` is a distribution (one-hot, or
+        probabilities summing to 1), which the fused delta relies on."""
+        if (y < 0).any():
+            row = int(np.argwhere(y < 0)[0][0])
+            raise ValueError(
+                f"cross_entropy needs one-hot (or probability) rows, but row {row} of "
+                f"the targets has a negative entry; one-hot encode class labels, "
+                f"e.g. np.eye(n_classes)[labels]"
+            )
+        sums = np.add.reduce(y, axis=1)
+        tol = 1e-6 if y.dtype == np.float32 else 1e-9
+        bad = np.flatnonzero(np.abs(sums - 1.0) > tol)
+        if bad.size:
+            row = int(bad[0])
+            raise ValueError(
+                f"cross_entropy needs one-hot (or probability) rows, but row {row} of "
+                f"the targets sums to {float(sums[row]):g}; one-hot encode class "
+                f"labels, e.g. np.eye(n_classes)[labels]"
+            )
+
     def fused_delta(self, activation):
         """The softmax pair's ``(y, ŷ, z, out) -> L``, or ``None`` otherwise."""
         if not isinstance(activation, Softmax):
             return None
 
-        ones = {}  # (n_classes, dtype) -> a vector of ones: row sums as one gemv
-
         def softmax_ce(y, y_hat, z, out):
-            dt = out.dtype
-            if np.minimum.reduce(y_hat, axis=None) >= _tiny(dt):
+            if np.minimum.reduce(y_hat, None) >= _tiny(out.dtype):
                 # every ŷ is a normal number: L = −Σ y log ŷ is accurate
                 np.log(y_hat, out)
                 total = -float(np.vdot(y, out))
             else:
                 # ŷ underflowed somewhere: exactly, from z, by log-sum-exp
                 total = _softmax_ce_from_z(y, z, out)
-            key = (y.shape[1], dt)
-            one = ones.get(key)
-            if one is None:
-                one = ones[key] = np.ones(y.shape[1], dtype=dt)
-            mass = np.dot(y, one)                     # Σ_k y_ik, 1 for one-hot rows
-            np.multiply(y_hat, mass[:, None], out)
-            np.subtract(out, y, out)
+            # δ = ŷ Σ_k y_k − y = ŷ − y: check_targets made every row sum to 1
+            np.subtract(y_hat, y, out)
             scale = self._scale(len(y))
             if scale != 1.0:
                 np.multiply(out, scale, out)

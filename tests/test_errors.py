@@ -175,3 +175,28 @@ def test_errors_are_value_or_type_errors():
         assert issubclass(cls, ValueError)
     for cls in (deltarule.DataTypeError, deltarule.PluginError, deltarule.ComponentError):
         assert issubclass(cls, TypeError)
+
+
+def test_cross_entropy_targets_must_be_distributions():
+    X = np.eye(3)
+    labels = np.array([[0.0], [1.0], [2.0]])  # class labels instead of one-hot rows
+    with pytest.raises(deltarule.DataError,
+                       match=r"^y: cross_entropy needs one-hot \(or probability\) rows, but "
+                             r"row 0 of the targets sums to 0; one-hot encode class labels"):
+        train(X, np.hstack([labels, labels, labels]), layers=[3, 4, 3],
+              activation=["sigmoid", "softmax"], loss="cross_entropy")
+    with pytest.raises(deltarule.DataError, match="negative entry"):
+        train(X, np.array([[1.5, -0.5, 0], [0, 1, 0], [0, 0, 1]]), layers=[3, 4, 3],
+              activation=["sigmoid", "softmax"], loss="cross_entropy")
+    with pytest.raises(deltarule.DataError, match="y_val: cross_entropy needs one-hot"):
+        deltarule.train(X, np.eye(3), layers=[3, 4, 3], activation=["sigmoid", "softmax"],
+                        loss="cross_entropy", max_epochs=1, plugins=[Spy()],
+                        validation_data=(X, 2 * np.eye(3)))
+
+
+def test_binary_cross_entropy_targets_must_be_probabilities():
+    X, y = xor()
+    with pytest.raises(deltarule.DataError,
+                       match=r"binary_cross_entropy needs targets between 0 and 1, but row 0, "
+                             r"column 0 is 2; use 0/1 labels"):
+        train(X, 2 * y, loss="binary_cross_entropy")

@@ -14,7 +14,6 @@ import math
 import time
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from collections.abc import Sequence as SequenceABC
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -37,7 +36,7 @@ class State:
 
     Attributes: ``epoch`` (epochs completed, 1-based), ``loss`` (training
     loss of that epoch), ``val_loss`` (``None`` without validation data),
-    ``history`` / ``val_history`` (tuples of past losses), ``params`` (read-only
+    ``history`` / ``val_history`` (read-only arrays of the losses so far), ``params`` (read-only
     views ``[(W1, b1), ...]`` of the live parameters), ``grads`` (read-only
     views of the last batch's gradients), ``grad_norm`` (their L2 norm),
     ``elapsed`` (seconds since the run started), ``config`` (the run's
@@ -46,17 +45,25 @@ class State:
     """
 
     __slots__ = (
-        "_epoch", "_loss", "_val_loss", "_history", "_val_history", "_net",
+        "_epoch", "_loss", "_val_loss", "_hist", "_n", "_val_hist", "_n_val", "_net",
         "_params", "_grads", "_start", "_config", "_stop_reason", "scratch",
         "_final_params",
     )
 
-    def __init__(self, net: Network, config: dict, history: list, val_history: list):
+    def __init__(self, net: Network, config: dict, history=(), val_history=(),
+                 capacity: int | None = None):
         self._epoch = 0
         self._loss = math.nan
         self._val_loss = None
-        self._history = history
-        self._val_history = val_history
+        # the loss logs are allocated once per run (max_epochs entries when
+        # known), so an epoch allocates nothing, not even a float object
+        cap = max(capacity or 0, len(history), len(val_history), 16)
+        self._hist = np.empty(cap)
+        self._n = len(history)
+        self._hist[: self._n] = history
+        self._val_hist = np.empty(cap)
+        self._n_val = len(val_history)
+        self._val_hist[: self._n_val] = val_history
         self._net = net
         self._params = net.readonly_params()
         self._grads = net.readonly_grads()
@@ -75,13 +82,22 @@ class State:
     stop_reason = property(lambda self: self._stop_reason, doc="Why the run stopped.")
 
     @property
-    def history(self) -> Sequence[float]:
-        """The loss of every epoch so far (a read-only live view)."""
-        return _ReadOnlyList(self._history)
+    def history(self) -> np.ndarray:
+        """The loss of every epoch so far: a read-only float64 array view."""
+        return _readonly(self._hist[: self._n])
 
     @property
-    def val_history(self) -> Sequence[float]:
-        return _ReadOnlyList(self._val_history)
+    def val_history(self) -> np.ndarray:
+        """The validation loss of every epoch so far (read-only), or empty."""
+        return _readonly(self._val_hist[: self._n_val])
+
+    def _grow(self) -> None:
+        """Double the loss logs (runs without a known ``max_epochs``)."""
+        for attr in ("_hist", "_val_hist"):
+            old = getattr(self, attr)
+            new = np.empty(2 * len(old))
+            new[: len(old)] = old
+            setattr(self, attr, new)
 
     @property
     def grad_norm(self) -> float:
@@ -108,22 +124,9 @@ class State:
         )
 
 
-class _ReadOnlyList(SequenceABC):
-    """A read-only view of a list: O(1) to make, follows the list."""
-
-    __slots__ = ("_items",)
-
-    def __init__(self, items: list):
-        self._items = items
-
-    def __getitem__(self, index):
-        return self._items[index]
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __repr__(self) -> str:
-        return f"{self._items!r}"
+def _readonly(view: np.ndarray) -> np.ndarray:
+    view.flags.writeable = False
+    return view
 
 
 @dataclass
@@ -454,12 +457,10 @@ class Trainer:
             self.network = self._new_network(layers, rng)
             self.optimizer = self._build_optimizer()
         net = self.network
-        history: list[float] = []
-        val_history: list[float] = []
         run_cfg = dict(cfg, layers=list(layers))
         if epochs is not None:
             run_cfg["max_epochs"] = epochs
-        state = State(net, run_cfg, history, val_history)
+        state = State(net, run_cfg, capacity=min(run_cfg["max_epochs"] or 0, 1 << 16))
         gen = _loop(self, net, Xm, ym, val, state, rng)
         try:
             yield from gen
@@ -467,8 +468,8 @@ class Trainer:
             gen.close()
             self.result = TrainResult(
                 network=net.copy(),
-                history=history,
-                val_history=val_history,
+                history=state._hist[: state._n].tolist(),
+                val_history=state._val_hist[: state._n_val].tolist(),
                 stop_reason=state._stop_reason or "caller",
                 elapsed=state.elapsed,
                 config=run_cfg,
@@ -523,8 +524,6 @@ def _loop(trainer: Trainer, net: Network, X, y, val, state: State, rng):
     # two generations of backups: the divergence guard's "last finite parameters"
     theta = net.theta
     backup = [theta.copy(), theta.copy()]
-    history = state._history
-    val_history = state._val_history
 
     stop_hook = pm.hook.deltarule_stop
     stop_fns = _direct_calls(stop_hook)
@@ -554,9 +553,12 @@ def _loop(trainer: Trainer, net: Network, X, y, val, state: State, rng):
                         opt_step(params, grads)
                 else:
                     loss = run_batches()
+                if state._n == len(state._hist):
+                    state._grow()
+                state._hist[state._n] = loss
+                state._n += 1
                 state._epoch = epoch
                 state._loss = loss
-                history.append(loss)
                 if not isfinite(loss):
                     reason = "diverged"
                     _restore_finite(net, backup, epoch, X, y, loss_c)
@@ -564,7 +566,8 @@ def _loop(trainer: Trainer, net: Network, X, y, val, state: State, rng):
                     if val_loss is not None:
                         v = val_loss()
                         state._val_loss = v
-                        val_history.append(v)
+                        state._val_hist[state._n_val] = v
+                        state._n_val += 1
                     if stop_fns is None:
                         reason = next((r for r in stop_hook(state=state) if r is not None),
                                       None)

@@ -29,7 +29,8 @@ import deltarule
 from deltarule.hookspecs import HOOK_NAMES
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-RUN_PYTHON = ("hooks.md", "protocols.md", "tutorial.md", "embedding.md", "specs.md")
+RUN_PYTHON = ("hooks.md", "protocols.md", "tutorial.md", "embedding.md", "specs.md",
+              "../README.md")
 REQUIRED = ("index.md", "hooks.md", "protocols.md", "tutorial.md", "cli.md",
             "embedding.md")
 
@@ -41,7 +42,8 @@ def all_docs_text() -> str:
 
 
 def code_blocks(name: str):
-    """``(info words, code, line number)`` of every fenced block of ``docs/name``."""
+    """``(info words, code, line number)`` of every fenced block of ``docs/name``
+    (``../README.md`` names the README)."""
     text = (DOCS / name).read_text(encoding="utf-8")
     for m in FENCE.finditer(text):
         line = text.count("\n", 0, m.start()) + 2
@@ -101,7 +103,7 @@ def test_python_blocks_run(name, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delenv(deltarule.manager.AUTOLOAD_ENV, raising=False)
     before = set(sys.modules)
-    namespace = {"__name__": f"docs_{name[:-3]}"}
+    namespace = {"__name__": f"docs_{Path(name).stem}"}
     ran = 0
     try:
         for words, code, line in code_blocks(name):

@@ -4,7 +4,7 @@
 ``deltarule spec --plugin mod:attr``     the laws for what that plugin provides
                                          (repeatable; ``--all`` adds everything else)
 ``deltarule spec --profile thorough``    hypothesis profile: dev, ci or thorough
-``deltarule spec --slow``                include the statistical specs (minutes)
+``deltarule spec --slow``                include the statistical specs (about 10 s)
 
 The suite is pytest running on the installed ``deltarule/specs`` folder with
 its own configuration (the caller's ``pytest.ini`` / ``pyproject.toml`` is
@@ -28,7 +28,7 @@ _INI = """\
 python_files = spec_*.py
 python_functions = test_*
 markers =
-    slow: statistical specs that take minutes (run with -m slow)
+    slow: statistical specs (about 10 s; deselect with -m 'not slow')
 """
 
 

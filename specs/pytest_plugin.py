@@ -52,7 +52,7 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "slow: statistical specs that take minutes (run with -m slow)")
+        "markers", "slow: statistical specs (about 10 s; deselect with -m 'not slow')")
     config.stash[_RESULTS] = []
 
 
@@ -129,13 +129,10 @@ def pytest_collect_file(file_path, parent):
 def pytest_collection_modifyitems(session, config, items):
     keep, drop = [], []
     only = _only(config)
-    markexpr = config.getoption("markexpr", default="") or ""
     for item in items:
         in_suite = _in_specs(item)
         if in_suite and only is not None and not _is_law(item):
             drop.append(item)
-        elif in_suite and item.get_closest_marker("slow") and "slow" not in markexpr:
-            drop.append(item)  # statistical specs run only when asked for (-m slow)
         else:
             keep.append(item)
     if drop:

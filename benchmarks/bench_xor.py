@@ -44,68 +44,20 @@ SEED = 1
 TARGET = 1.0  # issue 6: deltarule ≤ 1.0 × the hand-written loop
 
 
-# ---------------------------------------------------------------------------
-# the document's code (loop bodies verbatim)
-# ---------------------------------------------------------------------------
-def sigmoid(x):
-    return 1 / (1 + np.exp(-x))
-
-
+# the document's code, verbatim: deltarule.specs.document (the specs use the
+# same functions as their reference)
 def document_example_1(num_iterations=10000, seed=SEED):
     """Example 1 of the document: 2-3-1."""
-    rng = np.random.default_rng(seed)  # the document: np.random.randn(...)
-    w1 = rng.standard_normal((2, 3))
-    b1 = rng.standard_normal(3)
-    w2 = rng.standard_normal((3, 1))
-    b2 = rng.standard_normal(1)
-    x = np.array([[0, 1], [1, 0], [1, 1], [0, 0]])
-    y = np.array([[1], [1], [0], [0]])
-    learning_rate = LEARNING_RATE
-    for i in range(num_iterations):
-        z1 = np.dot(x, w1) + b1
-        a1 = sigmoid(z1)
-        z2 = np.dot(a1, w2) + b2
-        y_hat = sigmoid(z2)
-        error = y - y_hat
-        delta2 = error * y_hat * (1 - y_hat)
-        delta1 = np.dot(delta2, w2.T) * a1 * (1 - a1)
-        w2 += learning_rate * np.dot(a1.T, delta2)
-        b2 += learning_rate * np.sum(delta2, axis=0)
-        w1 += learning_rate * np.dot(x.T, delta1)
-        b1 += learning_rate * np.sum(delta1, axis=0)
-    return [(w1, b1), (w2, b2)], y_hat
+    from deltarule.specs import document
+
+    return document.run([2, 3, 1], seed, num_iterations, LEARNING_RATE)
 
 
 def document_example_2(num_iterations=10000, seed=SEED):
     """Example 2 of the document: 2-3-2-1."""
-    rng = np.random.default_rng(seed)
-    w1 = rng.standard_normal((2, 3))
-    b1 = rng.standard_normal(3)
-    w2 = rng.standard_normal((3, 2))
-    b2 = rng.standard_normal(2)
-    w3 = rng.standard_normal((2, 1))
-    b3 = rng.standard_normal(1)
-    x = np.array([[0, 1], [1, 0], [1, 1], [0, 0]])
-    y = np.array([[1], [1], [0], [0]])
-    learning_rate = LEARNING_RATE
-    for i in range(num_iterations):
-        z1 = np.dot(x, w1) + b1
-        a1 = sigmoid(z1)
-        z2 = np.dot(a1, w2) + b2
-        a2 = sigmoid(z2)
-        z3 = np.dot(a2, w3) + b3
-        y_hat = sigmoid(z3)
-        error = y - y_hat
-        delta3 = error * y_hat * (1 - y_hat)
-        delta2 = np.dot(delta3, w3.T) * a2 * (1 - a2)
-        delta1 = np.dot(delta2, w2.T) * a1 * (1 - a1)
-        w3 += learning_rate * np.dot(a2.T, delta3)
-        b3 += learning_rate * np.sum(delta3, axis=0)
-        w2 += learning_rate * np.dot(a1.T, delta2)
-        b2 += learning_rate * np.sum(delta2, axis=0)
-        w1 += learning_rate * np.dot(x.T, delta1)
-        b1 += learning_rate * np.sum(delta1, axis=0)
-    return [(w1, b1), (w2, b2), (w3, b3)], y_hat
+    from deltarule.specs import document
+
+    return document.run([2, 3, 2, 1], seed, num_iterations, LEARNING_RATE)
 
 
 EXAMPLES = {
@@ -142,6 +94,8 @@ def competitors(epochs: int, examples=("2-3-1", "2-3-2-1")) -> list[Competitor]:
             return hand(epochs, SEED)
 
         def eval_hand(out, x=x):
+            from deltarule.specs.document import sigmoid
+
             params, _ = out
             # a fresh forward pass on the final weights (the document's y_hat
             # is the output before the last update)

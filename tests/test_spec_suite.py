@@ -419,8 +419,7 @@ def test_xor_spec_catches_a_loop_that_is_not_the_documents(monkeypatch):
 
     monkeypatch.setattr(SGD, "step", drifting)
     with pytest.raises(AssertionError):
-        spec_xor.test_document_example_is_reproduced(
-            [2, 3, 1], spec_xor.document_example_1, 0)
+        spec_xor.test_document_example_is_reproduced([2, 3, 1], 0)
 
 
 def test_stop_specs_catch_an_off_by_one_max_epochs(monkeypatch):

@@ -246,8 +246,13 @@ class Trainer:
         # resolve names now, so an unknown name fails before any data is read
         self._loss = self._component("losses", self.config["loss"])
         self._optimizer_factory = self._resolve_optimizer()
-        if isinstance(self.config["init"], str):
-            self._init = self._component("initializers", self.config["init"])
+        init = self.config["init"]
+        if isinstance(init, str) or _is_pair(init):
+            self._init = self._component("initializers", init)
+        elif callable(init):
+            self._init = init  # a component, or a plain function(layers, rng, dtype)
+        else:
+            self._init = None  # explicit [(W1, b1), ...], checked against the layers
         acts = self.config["activation"]
         self._per_layer = isinstance(acts, list) or (
             isinstance(acts, tuple) and not _is_pair(acts)
@@ -413,13 +418,10 @@ class Trainer:
     def _new_network(self, layers, rng) -> Network:
         dtype = np.dtype(self.config["dtype"])
         acts = self._activations_for(len(layers) - 1)
-        init = self.config["init"]
-        if isinstance(init, str):
-            params = self._init(layers, rng, dtype)
-        elif callable(init) and not isinstance(init, (list, tuple)):
-            params = init(layers, rng, dtype)
+        if self._init is None:
+            params = self.config["init"]
         else:
-            params = init
+            params = self._init(layers, rng, dtype)
         return Network(layers, acts, params, dtype)
 
     # -- running -------------------------------------------------------

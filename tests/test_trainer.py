@@ -319,3 +319,17 @@ def test_mini_batch_partial_fit_continues_like_one_run(regression):
     t = Trainer([3, 6, 1], max_epochs=3, **opts)
     t.fit(X, y)
     assert t.partial_fit(X, y, epochs=3).history == whole.history[3:]
+
+
+def test_init_by_name_pair_and_plain_function_agree():
+    X, y = np.eye(3), np.eye(3)[:, :1]
+    xavier = deltarule.make_plugin_manager(entry_points=False).catalogue().get(
+        "initializers", "xavier")
+    runs = [
+        deltarule.train(X, y, layers=[3, 4, 1], init=spec, seed=7, max_epochs=2)
+        for spec in ("xavier", ("xavier", {}), lambda l, rng, dt: xavier(l, rng, dt))
+    ]
+    for r in runs[1:]:
+        for (W, b), (W0, b0) in zip(r.params, runs[0].params):
+            np.testing.assert_array_equal(W, W0)
+            np.testing.assert_array_equal(b, b0)

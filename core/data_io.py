@@ -23,9 +23,8 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-import math
+import numbers
 import sys
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -33,8 +32,8 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .errors import ConfigError, DataError
+from .model_io import META_KEY, load_npz_arrays
 
-MODEL_META_KEY = "__deltarule__"
 
 
 @dataclass(frozen=True)
@@ -231,24 +230,10 @@ def _parse_row(fields, header, source, row, line) -> list[float]:
 
 def _read_npz(path: Path) -> Table:
     name = str(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if not hasattr(z, "files"):
-                raise DataError(f"{name} holds a single .npy array; save data with "
-                                "numpy.savez(path, X=..., y=...)")
-            arrays = {k: z[k] for k in z.files}
-    except DataError:
-        raise
-    except ValueError as exc:
-        raise DataError(
-            f"{name} holds pickled objects, which deltarule never loads; store "
-            f"plain numeric arrays ({exc})"
-        ) from None
-    except OSError as exc:
-        raise DataError(f"cannot read data file {name!r}: {exc.strerror or exc}") from None
-    except (EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise DataError(f"{name} is not a readable .npz file: {exc}") from None
-    if MODEL_META_KEY in arrays:
+    if not path.exists():
+        raise DataError(f"cannot read data file {name!r}: no such file")
+    arrays = load_npz_arrays(path, DataError, "a data file")
+    if META_KEY in arrays:
         raise DataError(f"{name} is a deltarule model file, not a data file")
     if not arrays:
         raise DataError(f"{name} holds no arrays")
@@ -335,8 +320,8 @@ def holdout(n: int, fraction: float, rng: np.random.Generator):
     ``round(n · fraction)`` rows are held out; both parts must keep at least
     one row.  Only ``rng`` is used for randomness.
     """
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) \
-            or not 0 < fraction < 1 or not math.isfinite(fraction):
+    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) \
+            or not 0 < fraction < 1:
         raise ConfigError(
             f"the validation split must be a fraction strictly between 0 and 1, "
             f"got {fraction!r}"

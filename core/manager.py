@@ -157,6 +157,14 @@ class Registry:
         if isinstance(plugin, str):
             source, plugin = plugin, load_object(plugin)
         label = name or _plugin_label(plugin)
+        if inspect.isclass(plugin):
+            where = f" ({source!r})" if source else ""
+            raise PluginError(
+                f"plugin {label!r}{where} is a class; register an instance, e.g. "
+                f"{getattr(plugin, '__name__', 'Plugin')}() in code, or a module "
+                f"attribute 'plugin = {getattr(plugin, '__name__', 'Plugin')}()' "
+                "named as 'module:plugin'"
+            )
         _check_hook_names(plugin, label)
         if self.pm.is_registered(plugin):
             return self.pm.get_name(plugin) or label
@@ -261,7 +269,13 @@ class Catalogue:
             # registration order (pluggy lists impls oldest first, modulo tryfirst)
             for impl in hook.get_hookimpls():
                 origin = reg.origins.get(impl.plugin_name, "unknown")
-                provided = impl.function()
+                try:
+                    provided = impl.function()
+                except Exception as exc:
+                    raise PluginError(
+                        f"plugin {impl.plugin_name!r} ({origin}) failed in {hook_name}(): "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
                 for comp in _as_components(provided, family, impl.plugin_name):
                     entry = Entry(comp, impl.plugin_name, origin)
                     old = table.get(comp.name)

@@ -98,30 +98,35 @@ def _json_default(obj):
     return str(obj)
 
 
+def load_npz_arrays(path, error: type[Exception], what: str) -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` file ``path``, never unpickling anything.
+
+    Anything else — not a zip, a bare ``.npy``, pickled object arrays, a
+    damaged or truncated archive — raises ``error`` saying which, for ``what``
+    the file should have been ("a deltarule model", "a data file").
+    """
+    name = repr(str(path))
+    if not zipfile.is_zipfile(path):
+        raise error(f"{name} is not a .npz (zip) file, so not {what}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except ValueError as exc:
+        raise error(
+            f"{name} holds pickled objects, which deltarule never loads (unsafe); "
+            f"it is not {what} ({exc})"
+        ) from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise error(f"{name} is damaged or truncated, not {what} that can be read: "
+                    f"{exc}") from None
+
+
 def read_metadata(path) -> tuple[dict, dict[str, np.ndarray]]:
     """``(metadata, arrays)`` of a model file, refusing anything unsafe."""
     path = Path(path)
     if not path.exists():
         raise ModelFileError(f"model file {str(path)!r} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if not hasattr(data, "files"):
-                raise ModelFileError(
-                    f"{str(path)!r} is a bare .npy array, not a deltarule model (.npz)"
-                )
-            arrays = {k: data[k] for k in data.files}
-    except ModelFileError:
-        raise
-    except ValueError as exc:
-        raise ModelFileError(
-            f"{str(path)!r} holds pickled objects, which deltarule never loads "
-            f"(unsafe); only files written by deltarule.save are accepted ({exc})"
-        ) from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise ModelFileError(
-            f"{str(path)!r} is not a readable deltarule model (damaged or truncated "
-            f".npz): {exc}"
-        ) from None
+    arrays = load_npz_arrays(path, ModelFileError, "a deltarule model")
     raw = arrays.pop(META_KEY, None)
     if raw is None or raw.dtype != np.uint8:
         raise ModelFileError(

@@ -54,6 +54,11 @@ class Network:
     def __init__(self, layers, activations, params, dtype=np.float64):
         self.layers = tuple(int(n) for n in layers)
         self.activations = list(activations)
+        if len(self.activations) != len(self.layers) - 1:
+            raise DataError(
+                f"layers={list(self.layers)} has {len(self.layers) - 1} weight layers "
+                f"but {len(self.activations)} activations were given; give one per layer"
+            )
         self.dtype = np.dtype(dtype)
         shapes = []
         for n_in, n_out in zip(self.layers[:-1], self.layers[1:]):
@@ -69,7 +74,8 @@ class Network:
 
     def copy(self) -> "Network":
         """An independent network with the same layers, activations and parameters."""
-        return Network(self.layers, self.activations, self.params, self.dtype)
+        return Network(self.layers, self.activations,
+                       list(zip(self.weights, self.biases)), self.dtype)
 
     def __reduce__(self):
         # W_l, b_l must stay views of theta after unpickling
@@ -105,6 +111,7 @@ class Network:
                 f"init must give one (W, b) pair per layer: {self.n_layers} for "
                 f"layers={list(self.layers)}, got {len(pairs)} entries"
             )
+        checked = []  # every array is checked before any is copied
         for l, ((W, b), W_dst, b_dst) in enumerate(
             zip(pairs, self.weights, self.biases), start=1
         ):
@@ -124,7 +131,9 @@ class Network:
                         )
                 if not np.isfinite(src).all():
                     raise DataError(f"init {what} contains NaN or infinite values")
-                dst[...] = src
+                checked.append((dst, src))
+        for dst, src in checked:
+            dst[...] = src
 
     def forward(self, X: np.ndarray) -> np.ndarray:
         """``ŷ`` for ``X`` of shape ``(n_samples, layers[0])``; allocates freely."""
@@ -180,22 +189,27 @@ class Workspace:
     vjp activation).
     """
 
-    def __init__(self, net: Network, loss, n_rows: int):
+    def __init__(self, net: Network, loss, n_rows: int, *, x=None, y=None,
+                 backward: bool = True):
+        """``x``/``y``: arrays to read the batch from instead of own buffers
+        (C-contiguous, the network's dtype; never written); ``backward=False``
+        builds the forward pass only (validation)."""
         self.net = net
         self.loss = loss
         dt = net.dtype
         self.n_rows = n_rows
-        self.x = np.empty((n_rows, net.layers[0]), dtype=dt)
-        self.y = np.empty((n_rows, net.layers[-1]), dtype=dt)
+        self.x = np.empty((n_rows, net.layers[0]), dtype=dt) if x is None else x
+        self.y = np.empty((n_rows, net.layers[-1]), dtype=dt) if y is None else y
         shape = [(n_rows, n) for n in net.layers[1:]]
         self.z = [np.empty(s, dtype=dt) for s in shape]
         self.a = [np.empty(s, dtype=dt) for s in shape]
-        self.g = [np.empty(s, dtype=dt) for s in shape]
-        self.d = [np.empty(s, dtype=dt) for s in shape]
         self.y_hat = self.a[-1]
         self.forward_ops = self._forward_ops()
-        self.loss_value = self._loss_op()
-        self.backward_ops = self._backward_ops()
+        if backward:
+            self.g = [np.empty(s, dtype=dt) for s in shape]
+            self.d = [np.empty(s, dtype=dt) for s in shape]
+            self.loss_value = self._loss_op()
+            self.backward_ops = self._backward_ops()
 
     def _forward_ops(self):
         ops, a_prev = [], self.x

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+import numbers
 import time
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -286,7 +287,7 @@ class Trainer:
                 or not md >= 0:
             raise ConfigError(f"min_delta must be a number ≥ 0, got {md!r}")
         vs = c["validation_split"]
-        if vs is not None and (isinstance(vs, bool) or not isinstance(vs, (int, float))
+        if vs is not None and (isinstance(vs, bool) or not isinstance(vs, numbers.Real)
                                or not 0 < vs < 1):
             raise ConfigError(
                 f"validation_split must be a fraction strictly between 0 and 1, got {vs!r}"
@@ -301,10 +302,18 @@ class Trainer:
         c["dtype"] = as_dtype(c["dtype"]).name
         c["threads"] = check_threads(c["threads"])
         seed = c["seed"]
-        if seed is not None and not isinstance(seed, (int, np.integer, np.random.Generator,
-                                                       np.random.SeedSequence)):
+        if isinstance(seed, bool) or (
+            seed is not None and not isinstance(seed, (int, np.integer, np.random.Generator,
+                                                       np.random.SeedSequence))
+        ) or (isinstance(seed, (int, np.integer)) and seed < 0):
             raise ConfigError(
-                f"seed must be an int, a numpy.random.Generator or None, got {seed!r}"
+                f"seed must be a non-negative int, a numpy.random.Generator or None, "
+                f"got {seed!r}"
+            )
+        opts = c["optimizer_options"]
+        if opts is not None and not isinstance(opts, dict):
+            raise ConfigError(
+                f"optimizer_options must be a dict such as {{'beta1': 0.9}}, got {opts!r}"
             )
 
     def _has_third_party_stop(self) -> bool:
@@ -325,7 +334,7 @@ class Trainer:
 
     def _resolve_optimizer(self):
         spec = self.config["optimizer"]
-        if isinstance(spec, str) or (isinstance(spec, tuple) and len(spec) == 2):
+        if isinstance(spec, str) or _is_pair(spec):
             return self._component("optimizers", spec if isinstance(spec, str) else spec[0])
         if callable(getattr(spec, "step", None)) and not inspect.isclass(spec):
             return spec  # a built optimizer: deep-copied per run
@@ -338,7 +347,7 @@ class Trainer:
         if callable(getattr(factory, "step", None)) and not inspect.isclass(factory):
             return copy.deepcopy(factory)
         options = dict(self.config["optimizer_options"] or {})
-        if isinstance(spec, tuple):
+        if _is_pair(spec):
             options.update(spec[1])
         options.setdefault("lr", self.config["lr"])
         try:
@@ -372,7 +381,7 @@ class Trainer:
         ym = as_matrix(y, "y", dtype, allow_1d=True)
         layers = self.layers
         if layers is None:
-            if self.network is not None:
+            if self.network is not None and not fresh:
                 layers = self.network.layers
             else:
                 layers = (Xm.shape[1], 3, ym.shape[1])  # the document's hidden width
@@ -381,6 +390,11 @@ class Trainer:
         if self.network is not None and not fresh and self.network.layers != layers:
             raise ConfigError("partial_fit data does not match the trained network")
         val = None
+        if validation_data is not None and self.config["validation_split"] is not None:
+            raise ConfigError(
+                "give validation_split or validation_data, not both: the split would "
+                "be ignored"
+            )
         if validation_data is not None:
             try:
                 Xv, yv = validation_data
@@ -435,9 +449,11 @@ class Trainer:
         """Train lazily: yield the :class:`State` after every epoch.
 
         Breaking out of the loop ends the run (``stop_reason="caller"``);
-        ``trainer.result`` then holds what was reached.
+        ``trainer.result`` then holds what was reached.  The loop body runs
+        with the caller's NumPy error settings; with ``threads=N`` the BLAS
+        cap stays on until the run ends.
         """
-        return self._run(X, y, validation_data, fresh=True, epochs=None)
+        return self._run(X, y, validation_data, fresh=True, epochs=None, caller_code=True)
 
     def partial_fit(self, X, y, *, epochs: int = 1, validation_data=None) -> TrainResult:
         """Run ``epochs`` more epochs from the current parameters (warm start)."""
@@ -447,7 +463,7 @@ class Trainer:
             pass
         return self.result
 
-    def _run(self, X, y, validation_data, *, fresh: bool, epochs):
+    def _run(self, X, y, validation_data, *, fresh: bool, epochs, caller_code=False):
         cfg = self.config
         layers, Xm, ym, val = self._prepare(X, y, validation_data, fresh=fresh)
         if fresh or self._rng is None:
@@ -463,7 +479,7 @@ class Trainer:
         if epochs is not None:
             run_cfg["max_epochs"] = epochs
         state = State(net, run_cfg, capacity=min(run_cfg["max_epochs"] or 0, 1 << 16))
-        gen = _loop(self, net, Xm, ym, val, state, rng)
+        gen = _loop(self, net, Xm, ym, val, state, rng, caller_code=caller_code)
         try:
             yield from gen
         finally:
@@ -498,10 +514,17 @@ def _direct_calls(hook):
     impls = hook.get_hookimpls()
     if any(i.hookwrapper or getattr(i, "wrapper", False) for i in impls):
         return None
-    return [i.function for i in reversed(impls)]
+    calls = []
+    for impl in reversed(impls):
+        if tuple(impl.argnames) == ("state",):
+            calls.append(impl.function)
+        else:  # pluggy lets an implementation take fewer arguments than the spec
+            calls.append(lambda state, f=impl.function: f())
+    return calls
 
 
-def _loop(trainer: Trainer, net: Network, X, y, val, state: State, rng):
+def _loop(trainer: Trainer, net: Network, X, y, val, state: State, rng, *,
+          caller_code: bool = False):
     """The epoch loop, as a generator yielding ``state`` after every epoch.
 
     Everything that can be decided once is decided here, before the first
@@ -536,6 +559,9 @@ def _loop(trainer: Trainer, net: Network, X, y, val, state: State, rng):
     isfinite = math.isfinite
     copyto = np.copyto
     epoch = state._epoch
+    # the loop silences NumPy's floating-point warnings (it checks the loss
+    # itself); code between steps() epochs gets the caller's settings back
+    outer_errstate = np.geterr() if caller_code else None
     reason = None
 
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"), \
@@ -574,21 +600,29 @@ def _loop(trainer: Trainer, net: Network, X, y, val, state: State, rng):
                         reason = next((r for r in stop_hook(state=state) if r is not None),
                                       None)
                     else:
+                        # every criterion is asked (they may keep bookkeeping);
+                        # the first answer in pluggy's order is the reason
                         for f in stop_fns:
-                            reason = f(state)
-                            if reason is not None:
-                                break
+                            answer = f(state)
+                            if reason is None:
+                                reason = answer
                 if reason is not None:
                     state._stop_reason = reason
                     if state._final_params is not None and reason != "diverged":
                         net.set_params(state._final_params)
+                else:
+                    state._final_params = None  # asked for by a criterion that did not stop
                 if has_end:
                     if end_fns is None:
                         epoch_end(state=state)
                     else:
                         for f in end_fns:
                             f(state)
-                yield state
+                if outer_errstate is None:
+                    yield state
+                else:  # the caller's loop body runs with its own NumPy error settings
+                    with np.errstate(**outer_errstate):
+                        yield state
         except KeyboardInterrupt:
             # Ctrl-C ends the run cleanly; the parameters reached are kept
             state._stop_reason = "interrupted"
@@ -598,17 +632,19 @@ def _loop(trainer: Trainer, net: Network, X, y, val, state: State, rng):
             if state._stop_reason is None:
                 state._stop_reason = "caller"
             raise
+        except Exception:
+            # a plugin (or component) raised: the parameters reached are kept
+            state._stop_reason = "error"
+            raise
         finally:
             if state._stop_reason is None:
                 state._stop_reason = reason or "caller"
             pm.hook.deltarule_train_end(state=state)
 
 
-def _filled_workspace(net: Network, loss_c, X, y) -> Workspace:
-    ws = Workspace(net, loss_c, len(X))
-    np.copyto(ws.x, X)
-    np.copyto(ws.y, y)
-    return ws
+def _filled_workspace(net: Network, loss_c, X, y, backward: bool = True) -> Workspace:
+    """A workspace over the whole of ``X``, ``y`` (the run's private copies)."""
+    return Workspace(net, loss_c, len(X), x=X, y=y, backward=backward)
 
 
 def _batch_runner(net, loss_c, X, y, batch, shuffle, rng, opt_step, params, grads):
@@ -660,7 +696,7 @@ def _batch_runner(net, loss_c, X, y, batch, shuffle, rng, opt_step, params, grad
 
 def _validation_loss(net: Network, loss_c, Xv, yv):
     """``() -> L(y_val, ŷ_val)`` with the current parameters."""
-    ws = _filled_workspace(net, loss_c, Xv, yv)
+    ws = _filled_workspace(net, loss_c, Xv, yv, backward=False)
     fwd_ops, value, y_hat = ws.forward_ops, loss_c.value, ws.y_hat
 
     def val_loss() -> float:

@@ -155,7 +155,7 @@ def test_bad_npz(tmp_path):
         with pytest.raises(DataError, match=messages[name]):
             read_table(tmp_path / name)
     (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(DataError, match="not a readable .npz"):
+    with pytest.raises(DataError, match=r"is not a \.npz \(zip\) file, so not a data file"):
         read_table(tmp_path / "broken.npz")
 
 

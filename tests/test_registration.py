@@ -120,11 +120,11 @@ def installed_entry_point(tmp_path):
 
 
 def _run_in(site, code, **env):
-    environ = {k: v for k, v in os.environ.items() if k != "DELTARULE_DISABLE_PLUGIN_AUTOLOAD"}
+    environ = {k: v for k, v in os.environ.items() if k != deltarule.manager.AUTOLOAD_ENV}
     environ["PYTHONPATH"] = os.pathsep.join([str(site), os.getcwd()])
     environ.update(env)
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=environ)
+                          env=environ, timeout=300)
 
 
 def test_entry_point_plugin_is_loaded_automatically(installed_entry_point):
@@ -312,3 +312,26 @@ def test_state_is_read_only_for_plugins():
     X, y = xor()
     deltarule.train(X, y, layers=[2, 3, 1], seed=0, max_epochs=1, plugins=[Meddler()])
     assert errors == ["AttributeError", "ValueError"]
+
+
+def test_a_class_instead_of_an_instance_is_refused_with_the_fix():
+    with pytest.raises(deltarule.PluginError,
+                       match=r"is a class; register an instance, e\.g\. ActivationPlugin\(\)"):
+        deltarule.make_plugin_manager([ActivationPlugin], entry_points=False)
+    with pytest.raises(deltarule.PluginError, match="'tests.test_registration:ActivationPlugin'"):
+        deltarule.make_plugin_manager(["tests.test_registration:ActivationPlugin"],
+                                      entry_points=False)
+
+
+def test_a_catalogue_hook_that_raises_is_named():
+    class Broken:
+        name = "broken_plugin"
+
+        @deltarule.hookimpl
+        def deltarule_losses(self):
+            raise RuntimeError("boom")
+
+    with pytest.raises(deltarule.PluginError,
+                       match=r"plugin 'broken_plugin' \(user\) failed in deltarule_losses\(\): "
+                             r"RuntimeError: boom"):
+        deltarule.make_plugin_manager([Broken()], entry_points=False).catalogue()

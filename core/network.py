@@ -272,7 +272,10 @@ class Workspace:
                 ops.append(partial(np.multiply, g, d, g))
                 delta = g
             elif callable(getattr(act, "vjp", None)):
-                ops.append(_store(d, act.vjp, z, a, g))
+                if _accepts_out(act.vjp):
+                    ops.append(partial(act.vjp, z, a, g, out=d))
+                else:
+                    ops.append(_store(d, act.vjp, z, a, g))
                 delta = d
             else:
                 raise ComponentError(

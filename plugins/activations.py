@@ -160,12 +160,8 @@ class Softplus:
         return "Softplus()"
 
     def forward(self, z, out=None):
-        out = np.abs(z, out)
-        np.negative(out, out)
-        np.exp(out, out)
-        np.log1p(out, out)
-        # out + max(z, 0) without a temporary: where z > 0 add z
-        return np.add(out, z, out, where=z > 0)
+        # log(e^z + e^0) = max(z, 0) + log1p(e^−|z|), computed stably by one ufunc
+        return np.logaddexp(z, 0.0, out)
 
     def derivative(self, z, a, out=None):
         out = np.negative(a, out)

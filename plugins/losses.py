@@ -166,14 +166,9 @@ class BinaryCrossEntropy:
             return None
 
         def sigmoid_bce(y, y_hat, z, out):
-            # L = Σ log(1 + e^z) − y z, with log(1 + e^z) = max(z,0) + log1p(e^−|z|)
-            np.abs(z, out)
-            np.negative(out, out)
-            np.exp(out, out)
-            np.log1p(out, out)
-            total = float(out.sum())
-            np.maximum(z, 0.0, out=out)
-            total += float(out.sum()) - float(np.vdot(y, z))
+            # L = Σ log(1 + e^z) − y z; logaddexp(z, 0) = log(1 + e^z), stably
+            np.logaddexp(z, 0.0, out)
+            total = float(out.sum()) - float(np.vdot(y, z))
             scale = self._scale(len(y))
             np.subtract(y_hat, y, out)
             if scale != 1.0:

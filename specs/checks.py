@@ -334,7 +334,8 @@ def _matrices(elements, rows=(1, 6), cols=(1, 6)):
 def _worst(analytic, numeric, tol):
     """Index of the largest excess ``|analytic − numeric| − tol`` (or None)."""
     excess = np.abs(analytic - numeric) - tol
-    bad = ~np.isfinite(analytic) | (excess > 0)
+    # a non-finite numeric value (L not finite at z ± h) is a failure too
+    bad = ~np.isfinite(analytic) | ~np.isfinite(numeric) | (excess > 0)
     if not bad.any():
         return None
     excess = np.where(np.isfinite(excess), excess, np.inf)
@@ -489,7 +490,11 @@ def _act_out(act, hs):
             args = {"forward": (z,), "derivative": (z, a), "vjp": (z, a, g)}[m]
             plain = np.asarray(fn(*[x.copy() for x in args]), dtype=np.float64)
             buf = np.full(z.shape, np.nan)
-            ret = fn(*[x.copy() for x in args], out=buf)
+            before = [x.copy() for x in args]
+            ret = fn(*args, out=buf)  # the loop's own call: its inputs must survive
+            if not all(_unchanged(b, x) for b, x in zip(before, args)):
+                raise Violation(f"{m}(..., out=buf) modified its input arguments\n"
+                                f"  z = {_fmt(z)}")
             if not np.allclose(buf, plain, rtol=1e-12, atol=1e-300, equal_nan=False):
                 raise Violation(f"{m}(..., out=buf) wrote {_fmt(buf)} into buf but "
                                 f"{m}(...) returns {_fmt(plain)}\n  z = {_fmt(z)}")
@@ -657,24 +662,34 @@ def _loss_consistency(loss, hs):
     def body(example):
         y, y_hat = example
         y0, p0 = y.copy(), y_hat.copy()
+
+        def untouched(call):
+            # the loop passes its own buffers, which must survive every call
+            if not (_unchanged(y0, y) and _unchanged(p0, y_hat)):
+                raise Violation(f"{call} modified y or y_hat\n{_describe_yy(example)}")
+
         v = _value(loss, y, y_hat)
+        untouched("value(y, y_hat)")
         g = np.asarray(loss.gradient(y, y_hat), dtype=np.float64)
-        if not (_unchanged(y0, y) and _unchanged(p0, y_hat)):
-            raise Violation(f"value or gradient modified y or y_hat\n{_describe_yy(example)}")
+        untouched("gradient(y, y_hat)")
         if not math.isfinite(v) or not np.isfinite(g).all():
             raise Violation(f"value = {v!r} or gradient = {_fmt(g)} is not finite\n"
                             f"{_describe_yy(example)}")
         if _accepts_out(loss.gradient):
             buf = np.full(y_hat.shape, np.nan)
             loss.gradient(y, y_hat, out=buf)
+            untouched("gradient(y, y_hat, out=buf)")
             if not np.allclose(buf, g, rtol=1e-12, atol=1e-300):
                 raise Violation(f"gradient(..., out=buf) wrote {_fmt(buf)}; gradient(...) "
                                 f"returns {_fmt(g)}\n{_describe_yy(example)}")
         if callable(vg):
-            calls = [vg(y.copy(), y_hat.copy())]
+            v1, g1 = vg(y, y_hat)
+            untouched("value_and_gradient(y, y_hat)")
+            calls = [(v1, np.array(g1, dtype=np.float64))]
             if _accepts_out(vg):
                 buf = np.full(y_hat.shape, np.nan)
-                v2, _ = vg(y.copy(), y_hat.copy(), out=buf)
+                v2, _ = vg(y, y_hat, out=buf)
+                untouched("value_and_gradient(y, y_hat, out=buf)")
                 calls.append((v2, buf))
             for v2, g2 in calls:
                 if not (math.isclose(float(v2), v, rel_tol=1e-12, abs_tol=1e-300)

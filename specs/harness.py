@@ -68,8 +68,10 @@ class Recorder:
 def loop_gradient(layers, activations, loss, params, X, y, *, plugins=()):
     """``(L, [(∂L/∂W_1, ∂L/∂b_1), ...])`` as the training loop computes them.
 
-    One full-batch epoch from ``params`` with an optimizer that does not
-    move; the gradient is read from ``state.grads`` by an observer.
+    Two full-batch epochs from ``params`` with an optimizer that does not
+    move; the gradient is read from ``state.grads`` by an observer.  With the
+    parameters frozen both epochs must agree to the bit: a component that
+    modifies the loop's buffers (``y``, ``ŷ``, ``z``, …) shows up here.
     ``activations`` is one component or a list with one per layer.
     """
     from deltarule import Trainer
@@ -77,10 +79,21 @@ def loop_gradient(layers, activations, loss, params, X, y, *, plugins=()):
     rec = Recorder(keep_grads=True)
     trainer = Trainer(
         list(layers), activation=activations, loss=loss, optimizer=FrozenOptimizer,
-        init=params, max_epochs=1, plugins=[rec, *plugins], entry_points=False,
+        init=params, max_epochs=2, plugins=[rec, *plugins], entry_points=False,
     )
     result = trainer.fit(X, y)
-    return result.history[0], rec.grads[0]
+    first, second = result.history
+    same = (first == second or (first != first and second != second)) and all(
+        np.array_equal(p, q, equal_nan=True)
+        for pair_1, pair_2 in zip(rec.grads[0], rec.grads[1])
+        for p, q in zip(pair_1, pair_2)
+    )
+    if not same:
+        raise AssertionError(
+            f"two epochs with frozen parameters differ (loss {first!r} then {second!r}): "
+            "a component modified the loop's buffers (its inputs y, y_hat, z or a)"
+        )
+    return first, rec.grads[0]
 
 
 def forward(params, activations, X):

@@ -241,6 +241,73 @@ def test_forward_modifying_its_input_fails():
     assert result.failed and "modified its argument" in result.message
 
 
+class ClobberingSigmoid(Sigmoid):
+    """A sigmoid whose derivative(..., out=) also zeroes its argument ``a``."""
+
+    name = "clobbering_sigmoid"
+
+    def derivative(self, z, a, out=None):
+        out = super().derivative(z, a, out)
+        a[...] = 0.0
+        return out
+
+
+class MutatingMSE(MSE):
+    """An MSE whose value_and_gradient shifts the targets it is given."""
+
+    name = "mutating_mse"
+
+    def value_and_gradient(self, y, y_hat, out=None):
+        result = super().value_and_gradient(y, y_hat, out)
+        y += 1.0
+        return result
+
+
+def test_out_path_modifying_its_input_fails():
+    report = check_component(ClobberingSigmoid(), "activation", profile=PROFILE)
+    failed = [r for r in report if r.failed]
+    assert failed and any("modified its input arguments" in r.message for r in failed)
+
+
+def test_loss_modifying_its_targets_in_value_and_gradient_fails():
+    report = check_component(MutatingMSE(), "loss", profile=PROFILE)
+    failed = [r for r in report if r.failed]
+    assert failed and any("modified y or y_hat" in r.message for r in failed)
+
+
+class FlippingBCE:
+    """Binary cross-entropy whose fused sigmoid delta flips the targets it reads."""
+
+    name = "flipping_bce"
+    targets = "binary"
+    predictions = "unit"
+
+    def __init__(self):
+        from deltarule.plugins.losses import BinaryCrossEntropy
+
+        self._bce = BinaryCrossEntropy(reduction="sum")
+        self.value, self.gradient = self._bce.value, self._bce.gradient
+
+    def fused_delta(self, activation):
+        fused = self._bce.fused_delta(activation)
+        if fused is None:
+            return None
+
+        def flipping(y, y_hat, z, out):
+            value = fused(y, y_hat, z, out)
+            np.subtract(1.0, y, y)
+            return value
+
+        return flipping
+
+
+def test_fused_delta_modifying_the_loops_buffers_fails_the_network_check():
+    report = checks.run_pair(Sigmoid(), FlippingBCE(), plugin="test", origin="test",
+                             profile=PROFILE)
+    assert report.failed, report.message
+    assert "modified the loop's buffers" in report.message
+
+
 def test_wrong_vjp_fails():
     report = by_check(check_component(WrongSoftmaxVJP(), "activation", profile=PROFILE))
     assert report["vjp"].failed and "vjp(z, a, g) = " in report["vjp"].message

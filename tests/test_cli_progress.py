@@ -16,15 +16,12 @@ import textwrap
 import time
 
 import numpy as np
-import pytest
 
 import deltarule
 from deltarule.datasets import xor
 from deltarule.progress import ProgressBar
 
 from .test_cli import call
-
-pytest.importorskip("tqdm")
 
 
 def renders(text: str) -> list[str]:

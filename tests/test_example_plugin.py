@@ -7,7 +7,6 @@ folder on ``PYTHONPATH`` then see its ``deltarule`` entry point through
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -98,9 +97,6 @@ def test_autoload_can_be_turned_off(site):
 
 
 def test_swish_passes_the_spec_suite(site):
-    specs = pytest.importorskip("deltarule.specs")
-    if not hasattr(specs, "check_plugin"):
-        pytest.skip("deltarule.specs.check_plugin is not available yet")
     code = (
         "from deltarule.specs import check_plugin\n"
         "report = check_plugin('deltarule_swish:plugin')\n"
@@ -115,7 +111,5 @@ def test_swish_passes_the_spec_suite(site):
 
 
 def test_swish_passes_deltarule_spec(site):
-    if importlib.util.find_spec("deltarule.spec_cli") is None:
-        pytest.skip("the 'deltarule spec' command (deltarule.spec_cli) is not available yet")
     proc = run(site, "-m", "deltarule", "spec", "--plugin", "deltarule_swish:plugin")
     assert proc.returncode == 0, proc.stdout + proc.stderr

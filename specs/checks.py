@@ -1091,22 +1091,37 @@ def run_pair(act, loss, *, plugin: str = "<direct>", origin: str = "",
 
 
 # ---------------------------------------------------------------- stop criteria
-def _stop_reports_reason(plugin, hs):
-    scripts = st.lists(_floats(0.0, 10.0), min_size=1, max_size=25)
+# run options a stop criterion may wait for, drawn so that each can fire
+_STOP_SETTINGS = {
+    "patience": st.integers(1, 5),
+    "target_loss": _floats(0.0, 10.0),
+    "gradient_tol": st.sampled_from([1e-12, 1e9]),
+    "time_budget": st.sampled_from([1e-9, 60.0]),
+}
 
-    def body(script):
-        result, rec = harness.scripted_run(script, plugins=[plugin])
+
+def _stop_reports_reason(plugin, hs):
+    # a third-party criterion is asked before the bundled ones (pluggy calls
+    # the latest registered first), so its answer is the one checked
+    scripts = st.tuples(st.lists(_floats(0.0, 10.0), min_size=1, max_size=25),
+                        st.fixed_dictionaries({}, optional=_STOP_SETTINGS))
+
+    def body(example):
+        script, settings = example
+        result, rec = harness.scripted_run(script, plugins=[plugin], **settings)
         reason = result.stop_reason
         if not isinstance(reason, str) or not reason:
             raise Violation(f"the run stopped with reason {reason!r}; a stop criterion "
-                            f"must return a non-empty string or None\n  losses {script}")
+                            f"must return a non-empty string or None\n  losses {script}, "
+                            f"options {settings}")
         if rec.end_reason != reason:
             raise Violation(f"train_end saw stop_reason {rec.end_reason!r}, the result "
                             f"says {reason!r}")
         if result.epochs > len(script):
             raise Violation(f"ran {result.epochs} epochs with max_epochs={len(script)}")
 
-    return _search(body, scripts, hs, describe=lambda s: f"losses per epoch: {s}")
+    return _search(body, scripts, hs,
+                   describe=lambda e: f"losses per epoch: {e[0]}, options: {e[1]}")
 
 
 # ---------------------------------------------------------------- the catalogue of laws

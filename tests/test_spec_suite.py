@@ -520,3 +520,23 @@ def test_target_loss_spec_catches_a_strict_comparison(monkeypatch):
     monkeypatch.setattr(stopping.TargetLoss, "deltarule_stop", deltarule.hookimpl(strict))
     with pytest.raises(AssertionError):
         spec([1.0, 0.5, 0.5, 0.2], 0.5)
+
+
+class BrokenPatience:
+    """Waits for ``config["patience"]`` like the bundled one, then answers 42."""
+
+    name = "broken_patience"
+
+    @deltarule.hookimpl
+    def deltarule_stop(self, state):
+        patience = state.config.get("patience")
+        if patience is not None and state.epoch >= patience:
+            return 42
+        return None
+
+
+def test_stop_criterion_that_waits_for_a_setting_is_still_checked():
+    report = check_plugin(BrokenPatience(), profile=PROFILE)
+    failed = [r for r in report if r.failed]
+    assert failed, str(report)
+    assert any("reason 42" in r.message and "'patience'" in r.message for r in failed)

@@ -14,8 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .errors import MissingDependencyError
-from .errors import ConfigError
+from .errors import ConfigError, MissingDependencyError
 
 # beyond this many points a loss curve is thinned: the picture is the same
 MAX_CURVE_POINTS = 4000

@@ -38,7 +38,8 @@ class Sigmoid:
     backward pass multiplies ``g · (a(1 − a))`` where the document writes
     ``(g · a) · (1 − a)``, so long runs agree with the document's to rounding
     (about 3e-15 after 10 000 XOR epochs).  ``e^{-z}`` overflows to ``inf`` for
-    ``z < -709`` and the result is then exactly 0, its true limit.
+    ``z < -709`` (``-88.7`` in float32) and the result is then exactly 0, its
+    true limit.
     """
 
     name = "sigmoid"

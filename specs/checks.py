@@ -541,11 +541,7 @@ def _target_strategy(targets, preds, shape):
     if targets == "one_hot":
         return st.lists(st.integers(0, k - 1), min_size=n, max_size=n).map(
             lambda idx: np.eye(k)[idx])
-    if preds == "unit":
-        return hnp.arrays(np.float64, shape, elements=_floats(0.02, 0.98))
-    if preds == "simplex":
-        return hnp.arrays(np.float64, shape, elements=_floats(-3, 3)).map(_softmax)
-    return hnp.arrays(np.float64, shape, elements=_floats(-2, 2))
+    return _prediction_strategy(preds, shape)  # real targets: drawn like predictions
 
 
 def _prediction_strategy(preds, shape):

@@ -27,13 +27,15 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, DataError, DeltaRuleError
+from .training import _DEFAULTS
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C; the work is saved
 
 # the library's defaults, used when neither the preset nor the user sets an option
-GENERIC = dict(activation="sigmoid", loss="mse", optimizer="sgd", init="randn",
-               lr=0.1, epochs=10000, batch_size=None, validation_split=None)
+GENERIC = {key: _DEFAULTS[key] for key in ("activation", "loss", "optimizer", "init", "lr",
+                                          "batch_size", "validation_split")}
+GENERIC["epochs"] = _DEFAULTS["max_epochs"]
 DEFAULT_HIDDEN = (3,)  # the document's hidden width
 TABLE_MAX_ROWS = 8  # outputs are listed beside their targets for data this small
 
@@ -46,24 +48,28 @@ class _Parser(argparse.ArgumentParser):
                               f"(run '{self.prog} --help' to see the options)\n")
 
 
-def _layers(text: str) -> list[int]:
-    try:
-        sizes = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--layers takes comma-separated widths such as 2,3,1, got {text!r}"
-        ) from None
-    return sizes
+def _widths(option: str, example: str):
+    """An argparse type for comma-separated layer widths."""
+
+    def parse(text: str) -> list[int]:
+        try:
+            return [int(part) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{option} takes comma-separated widths such as {example}, got {text!r}"
+            ) from None
+
+    return parse
 
 
-def _hidden(text: str) -> list[int]:
+def _seed(text: str) -> int:
     try:
-        sizes = [int(part) for part in text.split(",") if part.strip()]
+        seed = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--hidden takes comma-separated hidden widths such as 8 or 16,8, got {text!r}"
-        ) from None
-    return sizes
+        seed = -1
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"--seed takes a whole number ≥ 0, got {text!r}")
+    return seed
 
 
 def _names(text: str) -> list[str]:
@@ -102,10 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "one output per class")
     g = tr.add_argument_group("network")
     shape = g.add_mutually_exclusive_group()
-    shape.add_argument("--layers", type=_layers, default=None,
+    shape.add_argument("--layers", type=_widths("--layers", "2,3,1"), default=None,
                        help="every layer width, inputs first: 2,3,1 (xor's default) "
                             "or 2,3,2,1 (the document's second example)")
-    shape.add_argument("--hidden", type=_hidden, default=None, metavar="W[,W...]",
+    shape.add_argument("--hidden", type=_widths("--hidden", "8 or 16,8"), default=None, metavar="W[,W...]",
                        help="hidden widths only; inputs and outputs come from the data "
                             "(default for data files: 3)")
     g.add_argument("--activation", type=_names, default=None, metavar="NAME[,NAME...]",
@@ -133,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--validation-split", type=float, default=None, metavar="FRACTION",
                    help="hold out this fraction of the rows to measure the validation "
                         "loss (digits: 0.2)")
-    g.add_argument("--seed", type=int, default=None,
+    g.add_argument("--seed", type=_seed, default=None,
                    help="random seed (default: a fresh one, printed so you can repeat it)")
     g.add_argument("--threads", type=int, default=None, metavar="N",
                    help="cap the BLAS threads (needs threadpoolctl)")

@@ -200,3 +200,43 @@ def test_binary_cross_entropy_targets_must_be_probabilities():
                        match=r"binary_cross_entropy needs targets between 0 and 1, but row 0, "
                              r"column 0 is 2; use 0/1 labels"):
         train(X, 2 * y, loss="binary_cross_entropy")
+
+
+def test_negative_seed_is_refused_before_numpy_sees_it():
+    X, y = xor()
+    with pytest.raises(deltarule.ConfigError, match="seed must be a non-negative int"):
+        train(X, y, seed=-1)
+
+
+def test_bad_optimizer_options_are_named():
+    X, y = xor()
+    with pytest.raises(deltarule.ConfigError, match="optimizer_options must be a dict"):
+        train(X, y, optimizer_options=5)
+    with pytest.raises(deltarule.ConfigError, match=r"rejected options \{'nope': 1"):
+        train(X, y, optimizer=("sgd", {"nope": 1}))
+
+
+def test_validation_split_and_data_together_are_refused():
+    X, y = xor()
+    with pytest.raises(deltarule.ConfigError, match="validation_split or validation_data, not both"):
+        deltarule.train(X, y, layers=[2, 3, 1], validation_split=0.5, max_epochs=1,
+                        validation_data=(X, y), plugins=[Spy()])
+
+
+def test_a_network_needs_one_activation_per_layer():
+    from deltarule.network import Network
+    from deltarule.plugins.activations import Sigmoid
+
+    params = [(np.ones((2, 3)), np.zeros(3)), (np.ones((3, 1)), np.zeros(1))]
+    with pytest.raises(deltarule.DataError, match="2 weight layers but 1 activations"):
+        Network([2, 3, 1], [Sigmoid()], params)
+
+
+def test_set_params_is_all_or_nothing():
+    X, y = xor()
+    net = deltarule.train(X, y, layers=[2, 3, 1], max_epochs=1, seed=0).network
+    before = net.theta.copy()
+    bad = [(np.zeros((2, 3)), np.zeros(3)), (np.zeros((2, 1)), np.zeros(1))]
+    with pytest.raises(deltarule.DataError, match="W2 has shape"):
+        net.set_params(bad)
+    np.testing.assert_array_equal(net.theta, before)

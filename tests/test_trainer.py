@@ -333,3 +333,58 @@ def test_init_by_name_pair_and_plain_function_agree():
         for (W, b), (W0, b0) in zip(r.params, runs[0].params):
             np.testing.assert_array_equal(W, W0)
             np.testing.assert_array_equal(b, b0)
+
+
+def test_a_fresh_fit_takes_its_layers_from_its_own_data():
+    t = Trainer(seed=0, max_epochs=2)
+    t.fit(np.eye(2), np.eye(2)[:, :1])
+    r = t.fit(np.eye(3), np.eye(3)[:, :1])
+    assert r.network.layers == (3, 3, 1)
+
+
+def test_hook_implementations_may_take_no_arguments():
+    seen = []
+
+    class Quiet:
+        @deltarule.hookimpl
+        def deltarule_epoch_end(self):
+            seen.append(1)
+
+    deltarule.train(np.eye(2), np.eye(2)[:, :1], max_epochs=3, plugins=[Quiet()])
+    assert seen == [1, 1, 1]
+
+
+def test_steps_body_runs_with_the_callers_numpy_error_settings():
+    with np.errstate(divide="raise"):
+        for state in Trainer([2, 3, 1], max_epochs=2, seed=0).steps(np.eye(2)[[0, 1, 0, 1]],
+                                                                    np.array([[1], [0], [1], [0]])):
+            assert np.geterr()["divide"] == "raise"
+            with pytest.raises(FloatingPointError):
+                np.divide(1.0, np.zeros(1))
+
+
+def test_final_params_requested_by_a_criterion_that_did_not_stop_are_dropped():
+    class Meddler:
+        @deltarule.hookimpl
+        def deltarule_stop(self, state):
+            if state.epoch == 1:
+                state.set_final_params([(np.zeros_like(W), np.zeros_like(b))
+                                        for W, b in state.params])
+            return None
+
+    r = deltarule.train(np.eye(2), np.eye(2)[:, :1], layers=[2, 3, 1], max_epochs=3, seed=0,
+                        plugins=[Meddler()])
+    assert r.stop_reason == "max_epochs" and np.abs(r.params[0][0]).sum() > 0
+
+
+def test_a_plugin_that_raises_leaves_a_result_saying_error():
+    class Boom:
+        @deltarule.hookimpl
+        def deltarule_epoch_end(self, state):
+            if state.epoch == 2:
+                raise RuntimeError("observer bug")
+
+    t = Trainer([2, 3, 1], max_epochs=5, seed=0, plugins=[Boom()])
+    with pytest.raises(RuntimeError, match="observer bug"):
+        t.fit(np.eye(2), np.eye(2)[:, :1])
+    assert t.result.stop_reason == "error" and t.result.epochs == 2

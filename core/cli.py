@@ -455,7 +455,7 @@ def _train_report(data, opts, layers, seed, result, X, y, validation, saved,
     if validation is not None:
         report["val_accuracy"] = _accuracy(validation[1], result.predict(validation[0]))
     if len(data.X) <= TABLE_MAX_ROWS:
-        full = result.predict(data.X)
+        full = y_hat if X is data.X else result.predict(data.X)
         report["outputs"] = [
             {"x": xi.tolist(), "target": yi.tolist(), "output": [_finite(v) for v in oi]}
             for xi, yi, oi in zip(data.X, data.y, full)

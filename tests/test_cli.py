@@ -7,9 +7,6 @@ traceback; results must be the library's own numbers.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,16 +15,12 @@ import deltarule
 from deltarule.cli import main
 from deltarule.datasets import xor
 
+from .helpers import python
+
 
 def run(*args, cwd=None, env=None, stdin=None, timeout=120):
     """``python -m deltarule ARGS`` in a subprocess; the finished process."""
-    full_env = dict(os.environ)
-    full_env.pop(deltarule.manager.AUTOLOAD_ENV, None)
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "deltarule", *map(str, args)], capture_output=True,
-        text=True, cwd=cwd, env=full_env, input=stdin, timeout=timeout,
-    )
+    return python("-m", "deltarule", *args, cwd=cwd, env=env, stdin=stdin, timeout=timeout)
 
 
 def assert_error(proc, *fragments):

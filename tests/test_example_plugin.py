@@ -8,7 +8,6 @@ folder on ``PYTHONPATH`` then see its ``deltarule`` entry point through
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -17,6 +16,8 @@ from pathlib import Path
 import pytest
 
 import deltarule
+
+from .helpers import python
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "deltarule-swish"
 
@@ -41,12 +42,10 @@ def site(tmp_path_factory):
 
 
 def run(site, *args, autoload=True):
-    env = dict(os.environ, PYTHONPATH=str(site))
-    env.pop(deltarule.manager.AUTOLOAD_ENV, None)
+    env = {"PYTHONPATH": str(site)}
     if not autoload:
         env[deltarule.manager.AUTOLOAD_ENV] = "1"
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True,
-                          env=env, timeout=300)
+    return python(*args, env=env)
 
 
 def test_plugins_lists_it_with_its_origin(site):

@@ -14,6 +14,8 @@ import pytest
 import deltarule
 from deltarule.datasets import xor
 
+from .helpers import python
+
 
 class Scaled:
     """A custom activation: ``f(z) = 2 z`` (easy to recognise in outputs)."""
@@ -120,11 +122,8 @@ def installed_entry_point(tmp_path):
 
 
 def _run_in(site, code, **env):
-    environ = {k: v for k, v in os.environ.items() if k != deltarule.manager.AUTOLOAD_ENV}
-    environ["PYTHONPATH"] = os.pathsep.join([str(site), os.getcwd()])
-    environ.update(env)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=environ, timeout=300)
+    return python("-c", code, env={"PYTHONPATH": os.pathsep.join([str(site), os.getcwd()]),
+                                   **env})
 
 
 def test_entry_point_plugin_is_loaded_automatically(installed_entry_point):

@@ -286,17 +286,6 @@ class Workspace:
             ops.append(partial(np.add.reduce, delta, 0, None, gb[l]))  # ∂L/∂b_l = Σ δ_l
         return ops
 
-    def forward(self) -> np.ndarray:
-        """Fill ``z_l``, ``a_l`` from ``self.x``; return ``ŷ`` (a buffer)."""
-        for op in self.forward_ops:
-            op()
-        return self.y_hat
-
-    def backward(self) -> None:
-        """The delta rule from ``g_L`` down to layer 1; fills ``net.grad``."""
-        for op in self.backward_ops:
-            op()
-
 
 def _store(buffer, fn, *args):
     """An op computing ``fn(*args)`` into ``buffer`` (for components without ``out``)."""

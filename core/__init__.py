@@ -18,11 +18,13 @@ from .errors import (
     DataError,
     DataTypeError,
     DeltaRuleError,
+    ExportError,
     MissingDependencyError,
     ModelFileError,
     PluginError,
     UnknownComponentError,
 )
+from .export import to_onnx
 from .hookspecs import hookimpl, hookspec
 from .manager import Catalogue, Registry, load_object, make_plugin_manager
 from .model_io import load, save
@@ -42,6 +44,7 @@ __all__ = [
     "DataError",
     "DataTypeError",
     "DeltaRuleError",
+    "ExportError",
     "MissingDependencyError",
     "ModelFileError",
     "Network",
@@ -57,6 +60,7 @@ __all__ = [
     "load_object",
     "make_plugin_manager",
     "save",
+    "to_onnx",
     "train",
     "__version__",
 ]

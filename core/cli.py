@@ -6,6 +6,7 @@
 ``deltarule predict MODEL DATA``   write a saved model's predictions as CSV
 ``deltarule plot MODEL [DATA]``    draw a saved model's loss curve / decision boundary
 ``deltarule plugins``              list every registered plugin and its components
+``deltarule export MODEL OUT.onnx``  write a saved model as an ONNX graph
 ``deltarule spec``                 run the executable specification suite
 
 Every error prints ``deltarule: error: …`` on standard error and exits with
@@ -185,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--plugin", action="append", default=[], metavar="MODULE:ATTR")
     pl.set_defaults(func=cmd_plugins)
 
+    from .export_cli import add_parser as add_export_parser
+    add_export_parser(sub)
     try:
         from .spec_cli import add_spec_parser
     except ImportError:  # pragma: no cover - spec runner not installed

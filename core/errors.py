@@ -41,3 +41,7 @@ class ModelFileError(DeltaRuleError, ValueError):
 
 class MissingDependencyError(DeltaRuleError, ImportError):
     """An optional package a feature needs is not installed."""
+
+
+class ExportError(DeltaRuleError, ValueError):
+    """A model that cannot be exported (e.g. an activation without an ONNX lowering)."""

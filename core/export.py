@@ -192,7 +192,7 @@ def lowering_of(activation, lowerings: Mapping[str, Callable] | None = None):
 
 def provenance(activation, plugins=()) -> str:
     """``plugin 'p' (origin)`` for a registered component, else its class's module."""
-    from .manager import make_plugin_manager
+    from .registry import make_plugin_manager
 
     name = getattr(activation, "name", None)
     try:
@@ -215,7 +215,7 @@ def as_network(model, plugins=()) -> Network:
     if isinstance(net, Network):
         return net
     if isinstance(model, (str, os.PathLike)):
-        from .model_io import load
+        from .io.model import load
 
         return load(model, plugins=plugins)
     raise ExportError(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -44,8 +44,8 @@ def _check_output(out: str, model: str) -> None:
 
 
 def cmd_export(args) -> int:
-    from .export import IR_VERSION, OPSET, describe, require_onnx, to_onnx
-    from .model_io import load
+    from ..export import IR_VERSION, OPSET, describe, require_onnx, to_onnx
+    from ..io.model import load
 
     require_onnx()
     _check_output(args.out, args.model)

@@ -22,7 +22,8 @@ registers :func:`check_onnx_export` as the activation law ``onnx-export`` and
 
 from __future__ import annotations
 
-import importlib.util
+import functools
+import importlib
 
 import numpy as np
 from hypothesis import given
@@ -38,9 +39,15 @@ TITLE = ("the exported graph run by onnxruntime must equal forward(z) within "
 GRID_POINTS = 401
 
 
+@functools.lru_cache(maxsize=1)
 def missing_runtime() -> str | None:
     """Why the law cannot run here (onnx or onnxruntime missing), or None."""
-    absent = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
+    absent = []
+    for module in ("onnx", "onnxruntime"):
+        try:  # imported, not just found: a broken install counts as missing
+            importlib.import_module(module)
+        except ImportError:
+            absent.append(module)
     if absent:
         return (f"{' and '.join(absent)} not installed, so exported graphs cannot be run; "
                 "pip install 'deltarule[onnx]' to check ONNX lowerings")

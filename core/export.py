@@ -251,7 +251,7 @@ def _check_classes(classes, n_out: int) -> np.ndarray:
 
 
 def _metadata(net: Network, classes) -> dict:
-    from . import __version__
+    from .version import __version__
 
     meta = {
         "deltarule_version": __version__,
@@ -378,7 +378,7 @@ def to_onnx(model, path=None, *, plugins=(), lowerings: Mapping[str, Callable] |
         doc_string=f"deltarule MLP {'-'.join(map(str, net.layers))} "
                    f"({', '.join(a.name for a in net.activations)}), {net.dtype.name}",
     )
-    from . import __version__
+    from .version import __version__
 
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="deltarule", producer_version=__version__)

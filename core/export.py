@@ -106,18 +106,18 @@ class GraphBuilder:
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise ExportError(f"the graph's dtype must be float32 or float64, got {self.dtype}")
-        self.nodes: list = []
-        self.initializers: list = []
+        self._nodes: list = []
+        self._initializers: list = []
         self._constants: dict[tuple, str] = {}
         self._used: set[str] = set()
-        self.scope = "graph"
+        self._scope = "graph"
 
     def _fresh(self, stem: str) -> str:
         k = 0
-        name = f"{self.scope}/{stem}"
+        name = f"{self._scope}/{stem}"
         while name in self._used:
             k += 1
-            name = f"{self.scope}/{stem}_{k}"
+            name = f"{self._scope}/{stem}_{k}"
         self._used.add(name)
         return name
 
@@ -132,8 +132,8 @@ class GraphBuilder:
                     f"g.op({op_type!r}, ...): inputs are value names (str) such as the z "
                     f"you were given or what g.op / g.const returned, got {value!r}")
         name = self._fresh(op_type)
-        self.nodes.append(self._onnx.helper.make_node(op_type, list(inputs), [name],
-                                                      name=name, **attributes))
+        self._nodes.append(self._onnx.helper.make_node(op_type, list(inputs), [name],
+                                                       name=name, **attributes))
         return name
 
     def const(self, value, dtype=None) -> str:
@@ -144,33 +144,33 @@ class GraphBuilder:
         key = (array.dtype.str, array.shape, array.tobytes())
         if key not in self._constants:
             name = self._fresh("const")
-            self.initializers.append(numpy_helper.from_array(array, name))
+            self._initializers.append(numpy_helper.from_array(array, name))
             self._constants[key] = name
         return self._constants[key]
 
-    def initializer(self, name: str, array: np.ndarray) -> str:
+    def _initializer(self, name: str, array: np.ndarray) -> str:
         """A named parameter tensor (``W1``, ``b1``, …); the library's own use."""
         from onnx import numpy_helper
 
         self._used.add(name)
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        self._initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
         return name
 
-    def producer(self, value: str):
+    def _producer(self, value: str):
         """The node whose output ``value`` is, or None."""
-        for node in self.nodes:
+        for node in self._nodes:
             if value in node.output:
                 return node
         return None
 
-    def rename(self, old: str, new: str) -> None:
+    def _rename(self, old: str, new: str) -> None:
         """Call the value ``old`` ``new`` everywhere (an output name the user sees)."""
-        node = self.producer(old)
+        node = self._producer(old)
         if node is None:  # an input or a constant: give the output its own node
-            self.nodes.append(self._onnx.helper.make_node("Identity", [old], [new],
-                                                          name=f"{new}/Identity"))
+            self._nodes.append(self._onnx.helper.make_node("Identity", [old], [new],
+                                                           name=f"{new}/Identity"))
             return
-        for n in self.nodes:
+        for n in self._nodes:
             n.output[:] = [new if v == old else v for v in n.output]
             n.input[:] = [new if v == old else v for v in n.input]
         self._used.add(new)
@@ -243,9 +243,10 @@ def _check_classes(classes, n_out: int) -> np.ndarray:
         raise ExportError(f"the model's classes must be a 1-D list, got shape {classes.shape}")
     expected = 2 if n_out == 1 else n_out
     if len(classes) != expected:
+        rule = "one output unit: 2 classes" if n_out == 1 else "one class per output unit"
         raise ExportError(
-            f"the model has {n_out} output unit(s) and {len(classes)} classes; "
-            f"a classifier needs {expected} ({'one output: 2 classes' if n_out == 1 else 'one class per output unit'})"
+            f"the model has {n_out} output unit(s) and {len(classes)} classes; a "
+            f"classifier needs {expected} ({rule})"
         )
     return classes
 
@@ -300,10 +301,11 @@ def to_onnx(model, path=None, *, plugins=(), lowerings: Mapping[str, Callable] |
     missing = [(l, a) for l, a in enumerate(net.activations, 1)
                if lowering_of(a, lowerings) is None]
     if missing:
-        l, act = missing[0]
-        layers = ", ".join(f"{l}" for l, _ in missing)
+        act = missing[0][1]
+        where = [str(l) for l, a in missing if a.name == act.name]
+        layers = f"layer{'s' if len(where) > 1 else ''} {', '.join(where)}"
         raise ExportError(
-            f"activation {act.name!r} (layer {layers}; {provenance(act, plugins)}) has no "
+            f"activation {act.name!r} ({layers}; {provenance(act, plugins)}) has no "
             f"ONNX lowering, so the model cannot be exported: give the activation a "
             f"lower_onnx(g, z) method (docs/export.md) or pass "
             f"lowerings={{{act.name!r}: fn}} to deltarule.to_onnx"
@@ -312,22 +314,22 @@ def to_onnx(model, path=None, *, plugins=(), lowerings: Mapping[str, Callable] |
     value = INPUT
     scaler = getattr(net, "scaler", None)
     if scaler is not None:
-        g.scope = "scaler"
+        g._scope = "scaler"
         offset = np.asarray(scaler.offset, dtype=net.dtype).reshape(-1)
         scale = np.asarray(scaler.scale, dtype=net.dtype).reshape(-1)
         if offset.shape != (net.layers[0],) or scale.shape != (net.layers[0],):
             raise ExportError(
                 f"the model's scaler has {offset.size} offsets and {scale.size} scales "
                 f"for {net.layers[0]} inputs; it needs one of each per input")
-        value = g.op("Sub", value, g.initializer("scaler_offset", offset))
-        value = g.op("Div", value, g.initializer("scaler_scale", scale))
+        value = g.op("Sub", value, g._initializer("scaler_offset", offset))
+        value = g.op("Div", value, g._initializer("scaler_scale", scale))
 
     for l, (W, b, act) in enumerate(zip(net.weights, net.biases, net.activations), 1):
-        g.scope = f"layer{l}"
-        z = g.op("Add", g.op("MatMul", value, g.initializer(f"W{l}", W)),
-                 g.initializer(f"b{l}", b))
-        g.scope = f"layer{l}/{act.name}"
-        before = len(g.nodes)
+        g._scope = f"layer{l}"
+        z = g.op("Add", g.op("MatMul", value, g._initializer(f"W{l}", W)),
+                 g._initializer(f"b{l}", b))
+        g._scope = f"layer{l}/{act.name}"
+        before = len(g._nodes)
         try:
             value = lowering_of(act, lowerings)(g, z)
         except DeltaRuleError:
@@ -337,7 +339,7 @@ def to_onnx(model, path=None, *, plugins=(), lowerings: Mapping[str, Callable] |
                 f"activation {act.name!r} (layer {l}; {provenance(act, plugins)}) failed "
                 f"in lower_onnx: {type(exc).__name__}: {exc}"
             ) from exc
-        produced = {v for node in g.nodes[before:] for v in node.output}
+        produced = {v for node in g._nodes[before:] for v in node.output}
         if not isinstance(value, str) or (value != z and value not in produced):
             raise ExportError(
                 f"activation {act.name!r} (layer {l}; {provenance(act, plugins)}): "
@@ -349,12 +351,12 @@ def to_onnx(model, path=None, *, plugins=(), lowerings: Mapping[str, Callable] |
     if classes is not None:
         classes = _check_classes(classes, net.layers[-1])
     outputs_name = PROBABILITIES if classes is not None else OUTPUT
-    g.scope = "output"
-    g.rename(value, outputs_name)
+    g._scope = "output"
+    g._rename(value, outputs_name)
     outputs = [helper.make_tensor_value_info(outputs_name, elem, [BATCH, net.layers[-1]])]
 
     if classes is not None:
-        g.scope = "label"
+        g._scope = "label"
         labels, label_type = _label_tensor_type(onnx, classes)
         if net.layers[-1] == 1:
             # one unit: classes[int(ŷ[:, 0] > 0.5)]
@@ -366,15 +368,15 @@ def to_onnx(model, path=None, *, plugins=(), lowerings: Mapping[str, Callable] |
             index = g.op("ArgMax", outputs_name, axis=1, keepdims=0)
         from onnx import numpy_helper
 
-        g.initializers.append(numpy_helper.from_array(labels, "classes"))
-        g.nodes.append(helper.make_node("Gather", ["classes", index], [LABEL], axis=0,
+        g._initializers.append(numpy_helper.from_array(labels, "classes"))
+        g._nodes.append(helper.make_node("Gather", ["classes", index], [LABEL], axis=0,
                                         name="label/Gather"))
         outputs.append(helper.make_tensor_value_info(LABEL, label_type, [BATCH]))
 
     graph = helper.make_graph(
-        g.nodes, "deltarule",
+        g._nodes, "deltarule",
         [helper.make_tensor_value_info(INPUT, elem, [BATCH, net.layers[0]])],
-        outputs, g.initializers,
+        outputs, g._initializers,
         doc_string=f"deltarule MLP {'-'.join(map(str, net.layers))} "
                    f"({', '.join(a.name for a in net.activations)}), {net.dtype.name}",
     )

@@ -75,6 +75,22 @@ def deltarule_optimizers():
 
 
 @hookspec
+def deltarule_options():
+    """Declare the run options this plugin reads from ``state.config``.
+
+    :returns: a list of :class:`deltarule.Option` (or one, or ``None``).
+
+    Called once per :class:`~deltarule.Trainer`, before any option is
+    checked.  A declared option is then accepted by ``train()``, ``Trainer``
+    and ``deltarule train --option NAME=VALUE``, checked by the option's
+    ``check`` before any data is read, filled with its ``default`` when not
+    given, and visible to every plugin as ``state.config[NAME]``.  A name
+    may be declared once: redeclaring a core option or another plugin's
+    option is a :class:`~deltarule.PluginError`.
+    """
+
+
+@hookspec
 def deltarule_stop(state):
     """Decide whether training stops after the epoch just run.
 
@@ -109,6 +125,7 @@ HOOK_NAMES = (
     "deltarule_activations",
     "deltarule_losses",
     "deltarule_optimizers",
+    "deltarule_options",
     "deltarule_stop",
     "deltarule_train_start",
     "deltarule_epoch_end",

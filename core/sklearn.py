@@ -46,6 +46,27 @@ from .trainer import Trainer
 
 __all__ = ["DeltaRuleClassifier", "DeltaRuleRegressor"]
 
+# every estimator parameter and the deltarule.config run option it sets (the
+# defaults differ: they follow scikit-learn's MLPClassifier)
+PARAM_OPTIONS = {
+    "hidden_layer_sizes": "layers",
+    "activation": "activation",
+    "output_activation": "activation",
+    "loss": "loss",
+    "optimizer": "optimizer",
+    "lr": "lr",
+    "optimizer_options": "optimizer_options",
+    "init": "init",
+    "max_epochs": "max_epochs",
+    "batch_size": "batch_size",
+    "shuffle": "shuffle",
+    "patience": "patience",
+    "min_delta": "min_delta",
+    "validation_fraction": "validation_split",
+    "dtype": "dtype",
+    "random_state": "seed",
+}
+
 _RELU_LIKE = ("relu", "leaky_relu")
 _DTYPES = [np.float64, np.float32]
 

@@ -1,6 +1,7 @@
 """Stop criteria: ``deltarule_stop(state)`` returns a reason string or None.
 
-They read their settings from ``state.config`` (the run's options) and keep
+Each declares the options it reads (``deltarule_options``), then reads them
+from ``state.config`` (the run's options) and keeps
 any per-run bookkeeping in ``state.scratch``, never in themselves, so one
 instance serves every run, including runs interleaved in one thread.  A
 setting left at ``None`` switches its criterion off.
@@ -27,6 +28,7 @@ import math
 
 import numpy as np
 
+from deltarule.config import Option, non_negative, number, positive, positive_int, seconds
 from deltarule.hookspecs import hookimpl
 
 
@@ -47,6 +49,11 @@ class TargetLoss:
     """Stop at the first epoch whose loss is ``≤ config["target_loss"]``."""
 
     name = "target_loss"
+
+    @hookimpl
+    def deltarule_options(self):
+        return [Option("target_loss", None, number,
+                       "stop once the training loss is at most this", stops=True)]
 
     @hookimpl
     def deltarule_stop(self, state):
@@ -86,6 +93,16 @@ class Patience:
     """
 
     name = "patience"
+
+    @hookimpl
+    def deltarule_options(self):
+        return [
+            Option("patience", None, positive_int,
+                   "stop after this many epochs without improvement (restores the best "
+                   "parameters)", stops=True),
+            Option("min_delta", 0.0, non_negative,
+                   "the least decrease of the monitored loss that counts as improvement"),
+        ]
 
     @hookimpl
     def deltarule_train_start(self, state):
@@ -140,6 +157,11 @@ class TimeBudget:
     name = "time_budget"
 
     @hookimpl
+    def deltarule_options(self):
+        return [Option("time_budget", None, seconds, "stop after this many seconds",
+                       stops=True)]
+
+    @hookimpl
     def deltarule_stop(self, state):
         budget = state.config.get("time_budget")
         if budget is not None and state.elapsed >= budget:
@@ -156,6 +178,12 @@ class GradientNorm:
     """
 
     name = "gradient_norm"
+
+    @hookimpl
+    def deltarule_options(self):
+        return [Option("gradient_tol", None, positive,
+                       "stop (reason 'gradient_norm') once the gradient's L2 norm is at "
+                       "most this", stops=True)]
 
     @hookimpl
     def deltarule_stop(self, state):

@@ -20,7 +20,7 @@ import numpy as np
 from . import config
 from .catalogue import is_pair
 from .errors import ComponentError, ConfigError, DataError
-from .loop import State, run_epochs
+from .loop import Run, RunLog, State
 from .network import Network
 from .protocols import validate_component
 from .registry import Registry, make_plugin_manager
@@ -50,6 +50,20 @@ class TrainResult:
     elapsed: float = 0.0
     config: dict = field(default_factory=dict)
     components: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_log(cls, log: RunLog, network: Network, config: dict,
+                 components: dict) -> "TrainResult":
+        """The result of a run from its :class:`~deltarule.loop.RunLog`."""
+        return cls(
+            network=network,
+            history=log.history.tolist(),
+            val_history=log.val_history.tolist(),
+            stop_reason=log.stop_reason or "caller",
+            elapsed=log.elapsed,
+            config=config,
+            components=components,
+        )
 
     @property
     def params(self) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -303,26 +317,17 @@ class Trainer:
         run_cfg = dict(cfg, layers=list(layers))
         if epochs is not None:
             run_cfg["max_epochs"] = epochs
-        state = State(net, run_cfg, capacity=min(run_cfg["max_epochs"] or 0, 1 << 16))
-        gen = run_epochs(self.registry, net, self._loss, self.optimizer, Xm, ym, val, state,
-                         rng, caller_code=caller_code)
+        run = Run(self.registry, net, self._loss, self.optimizer, Xm, ym, val, run_cfg, rng)
+        gen = run.epochs(caller_code=caller_code)
         try:
             yield from gen
         finally:
             gen.close()
-            self.result = TrainResult(
-                network=net.copy(),
-                history=state.history.tolist(),
-                val_history=state.val_history.tolist(),
-                stop_reason=state.stop_reason or "caller",
-                elapsed=state.elapsed,
-                config=run_cfg,
-                components={
-                    "activations": [a.name for a in net.activations],
-                    "loss": self._loss.name,
-                    "optimizer": getattr(self.optimizer, "name", type(self.optimizer).__name__),
-                },
-            )
+            self.result = TrainResult.from_log(run.log, net.copy(), run_cfg, {
+                "activations": [a.name for a in net.activations],
+                "loss": self._loss.name,
+                "optimizer": getattr(self.optimizer, "name", type(self.optimizer).__name__),
+            })
 
 
 def split_stream(rng: np.random.Generator) -> np.random.Generator:

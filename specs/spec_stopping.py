@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 import deltarule
 from deltarule import Network, State, Trainer
+from deltarule.loop import RunLog
 from deltarule.registry import make_plugin_manager
 from deltarule.plugins.activations import Sigmoid
 from deltarule.specs import harness
@@ -57,8 +58,9 @@ def stop_plugins_reading(option: str) -> tuple[str, ...]:
         cfg = _ReadRecorder(config, layers=[1, 1, 1])
         net = Network([1, 1, 1], [Sigmoid()] * 2,
                       [(np.ones((1, 1)), np.zeros(1))] * 2)
-        state = State(net, cfg, [1.0], [])
-        state._epoch, state._loss = 1, 1.0
+        log = RunLog([1.0])
+        log.epoch, log.loss = 1, 1.0
+        state = State(net, cfg, log=log)
         try:
             impl.function(state)
         except Exception:  # a probe only; the component laws judge errors

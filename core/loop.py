@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .network import Network
+from .protocols import capabilities
 from .threads import limit_blas_threads
 from .workspace import Workspace
 
@@ -198,7 +199,7 @@ def batch_plan(net: Network, loss_c, X, y, batch_size, order: np.ndarray):
     spaces = {batch_size: Workspace(net, loss_c, batch_size)}
     if n % batch_size:
         spaces[n % batch_size] = Workspace(net, loss_c, n % batch_size)
-    mean = getattr(loss_c, "reduction", "sum") == "mean"
+    mean = capabilities(loss_c).reduction == "mean"
     plan = []
     for start in range(0, n, batch_size):
         ws = spaces[min(batch_size, n - start)]

@@ -9,7 +9,6 @@ from the run's log.
 from __future__ import annotations
 
 import copy
-import inspect
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from .catalogue import is_pair
 from .errors import ComponentError, ConfigError, DataError
 from .loop import Run, RunLog, State
 from .network import Network
-from .protocols import validate_component
+from .protocols import capabilities, validate_component
 from .registry import Registry, make_plugin_manager
 from .validation import (
     as_dtype,
@@ -174,7 +173,7 @@ class Trainer:
         spec = self.config["optimizer"]
         if isinstance(spec, str) or is_pair(spec):
             return self._component("optimizers", spec if isinstance(spec, str) else spec[0])
-        if callable(getattr(spec, "step", None)) and not inspect.isclass(spec):
+        if capabilities(spec).step:
             return spec  # a built optimizer: deep-copied per run
         validate_component(spec, "optimizers")
         return spec
@@ -182,7 +181,7 @@ class Trainer:
     def _build_optimizer(self):
         spec = self.config["optimizer"]
         factory = self._optimizer_factory
-        if callable(getattr(factory, "step", None)) and not inspect.isclass(factory):
+        if capabilities(factory).step:
             return copy.deepcopy(factory)
         options = dict(self.config["optimizer_options"] or {})
         if is_pair(spec):
@@ -195,7 +194,7 @@ class Trainer:
                 f"optimizer {getattr(factory, 'name', factory)!r} rejected options "
                 f"{options}: {exc}"
             ) from None
-        if not callable(getattr(opt, "step", None)):
+        if not capabilities(opt).step:
             raise ComponentError(
                 f"optimizer {getattr(factory, 'name', factory)!r} built {opt!r}, "
                 "which has no step(params, grads) method"
@@ -247,10 +246,9 @@ class Trainer:
 
     def _check_targets(self, y, what: str) -> None:
         """The loss's own once-per-run check of the targets, if it has one."""
-        check = getattr(self._loss, "check_targets", None)
-        if callable(check):
+        if capabilities(self._loss).check_targets:
             try:
-                check(y)
+                self._loss.check_targets(y)
             except ValueError as exc:
                 raise DataError(f"{what}: {exc}") from None
 

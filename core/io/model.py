@@ -19,6 +19,7 @@ import numpy as np
 from ..catalogue import configure
 from ..errors import ModelFileError
 from ..network import Network
+from ..protocols import capabilities
 from ..registry import make_plugin_manager
 from ..version import __version__
 from .npz import META_KEY, load_npz_arrays
@@ -30,10 +31,9 @@ VAL_HISTORY_KEY = "__val_history__"
 
 
 def _component_record(comp) -> dict:
-    opts = getattr(comp, "options", None)
     record = {"name": comp.name}
-    if callable(opts):
-        record["options"] = opts()
+    if capabilities(comp).options:
+        record["options"] = comp.options()
     return record
 
 

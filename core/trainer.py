@@ -22,7 +22,7 @@ from .errors import ComponentError, ConfigError, DataError
 from .loop import Run, RunLog, State
 from .network import Network
 from .protocols import capabilities, validate_component
-from .registry import Registry, make_plugin_manager
+from .registry import Registry, make_registry
 from .validation import (
     as_dtype,
     as_matrix,
@@ -122,7 +122,7 @@ class Trainer:
 
     def __init__(self, layers=None, *, plugins: Sequence[Any] = (),
                  entry_points: bool | None = None, **options):
-        self.registry: Registry = make_plugin_manager(plugins, entry_points=entry_points)
+        self.registry: Registry = make_registry(plugins, entry_points=entry_points)
         #: every option this trainer accepts: the core ones and its plugins' (by name)
         self.options = config.declared(self.registry)
         self.config = config.resolve(

@@ -1194,11 +1194,9 @@ def subjects(registry, only_plugins: Iterable[str] | None = None) -> list[Subjec
             if only is None or entry.plugin in only:
                 out.append(Subject(family, name, entry.component, entry.plugin,
                                    entry.origin))
-    for impl in registry.pm.hook.deltarule_stop.get_hookimpls():
-        name = impl.plugin_name
+    for name, origin, plugin in registry.implementers("deltarule_stop"):
         if only is None or name in only:
-            out.append(Subject("stop", name, impl.plugin, name,
-                               registry.origins.get(name, "unknown")))
+            out.append(Subject("stop", name, plugin, name, origin))
     return out
 
 

@@ -54,7 +54,7 @@ def stop_plugins_reading(option: str) -> tuple[str, ...]:
     reg = make_plugin_manager([])
     config = dict(Trainer([1, 1, 1], **PROBE_OPTIONS, entry_points=False).config)
     readers = []
-    for impl in reg.pm.hook.deltarule_stop.get_hookimpls():
+    for impl in reversed(reg.implementations("deltarule_stop", wrappers="defer") or ()):
         cfg = _ReadRecorder(config, layers=[1, 1, 1])
         net = Network([1, 1, 1], [Sigmoid()] * 2,
                       [(np.ones((1, 1)), np.zeros(1))] * 2)
@@ -62,11 +62,11 @@ def stop_plugins_reading(option: str) -> tuple[str, ...]:
         log.epoch, log.loss = 1, 1.0
         state = State(net, cfg, log=log)
         try:
-            impl.function(state)
+            impl.call(state)
         except Exception:  # a probe only; the component laws judge errors
             pass
         if option in cfg.read:
-            readers.append(impl.plugin_name)
+            readers.append(impl.plugin)
     return tuple(readers)
 
 

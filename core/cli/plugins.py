@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..protocols import FAMILIES, SINGULAR
-from ..registry import make_plugin_manager
+from ..registry import make_registry
 
 
 def add_parser(sub):
@@ -15,7 +15,7 @@ def add_parser(sub):
 
 
 def cmd_plugins(args) -> int:
-    reg = make_plugin_manager(args.plugin)
+    reg = make_registry(args.plugin)
     catalogue = reg.catalogue()
     provided: dict[str, list[str]] = {}
     for family, table in catalogue.families.items():

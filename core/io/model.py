@@ -20,7 +20,7 @@ from ..catalogue import configure
 from ..errors import ModelFileError
 from ..network import Network
 from ..protocols import capabilities
-from ..registry import make_plugin_manager
+from ..registry import make_registry
 from ..version import __version__
 from .npz import META_KEY, load_npz_arrays
 
@@ -134,7 +134,7 @@ def load(path, *, plugins=(), entry_points=None) -> Network:
         params = [(arrays[f"W{l}"], arrays[f"b{l}"]) for l in range(1, len(layers))]
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{str(path)!r} is incomplete: missing {exc}") from None
-    catalogue = make_plugin_manager(plugins, entry_points=entry_points).catalogue()
+    catalogue = make_registry(plugins, entry_points=entry_points).catalogue()
     acts = []
     for rec in records:
         comp = catalogue.get("activations", rec["name"])

@@ -41,6 +41,7 @@ except ImportError:  # pragma: no cover - scikit-learn 1.5
     def _validate_data(estimator, X="no_validation", y="no_validation", **kw):
         return estimator._validate_data(X, y, **kw)
 
+from .catalogue import is_pair
 from .errors import ConfigError
 from .trainer import Trainer
 
@@ -75,7 +76,7 @@ def _name_of(spec) -> str | None:
     """The component name in a name, a ``(name, options)`` pair or an object."""
     if isinstance(spec, str):
         return spec
-    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
+    if is_pair(spec):
         return spec[0]
     return getattr(spec, "name", None)
 

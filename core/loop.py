@@ -234,11 +234,13 @@ def epoch_function(net: Network, loss_c, optimizer, X, y, batch_size, shuffle, r
     order = unshuffled.copy()
     plan = batch_plan(net, loss_c, X, y, batch_size, order)
     opt_step, params, grads = optimizer.step, [net.theta], [net.grad]
-    reshuffle = shuffle and len(plan) > 1
+    if len(plan) == 1:  # a full batch: the epoch is one step (weight 1)
+        forward, error, backward, _ = plan[0]
+        return partial(step, forward, error, backward, opt_step, params, grads)
     isfinite, copyto, permute = math.isfinite, np.copyto, rng.shuffle
 
     def epoch() -> float:
-        if reshuffle:
+        if shuffle:
             # from arange each epoch, so partial_fit continues exactly like one run
             copyto(order, unshuffled)
             permute(order)
@@ -269,26 +271,17 @@ def validation_loss(net: Network, loss_c, Xv, yv) -> Callable[[], float]:
 # -- step 5: stop? and the observers --------------------------------------------
 
 
-def stop_criteria(registry) -> Callable[[State], str | None]:
-    """``state -> reason or None``: every stop criterion is asked, in pluggy's order.
+def stop_criteria(registry) -> list[Callable[[State], str | None]]:
+    """The stop criteria as plain ``state -> reason or None`` calls, in pluggy's order.
 
-    They may keep bookkeeping, so all are asked; the first answer is the
-    reason.  Plain calls (no pluggy per epoch) unless a wrapper needs pluggy.
+    If a wrapper needs pluggy, the list is one call through ``pm.hook`` that
+    answers with the first reason.
     """
     calls = _plain_calls(registry, "deltarule_stop")
     if calls is None:
         hook = registry.pm.hook.deltarule_stop
-        return lambda state: next((r for r in hook(state=state) if r is not None), None)
-
-    def ask(state: State):
-        reason = None
-        for call in calls:
-            answer = call(state)
-            if reason is None:
-                reason = answer
-        return reason
-
-    return ask
+        return [lambda state: next((r for r in hook(state=state) if r is not None), None)]
+    return calls
 
 
 def observers(registry, hook_name: str) -> Callable[[State], None] | None:
@@ -337,7 +330,7 @@ class Run:
         self.epoch = epoch_function(net, loss_c, optimizer, X, y, config["batch_size"],
                                     config["shuffle"], rng)
         self.val_loss = None if val is None else validation_loss(net, loss_c, *val)
-        self.should_stop = stop_criteria(registry)
+        self.stop_calls = stop_criteria(registry)
         self.epoch_end = observers(registry, "deltarule_epoch_end")
         # two generations of backups: the divergence guard's "last finite parameters"
         self.backup = [net.theta.copy(), net.theta.copy()]
@@ -380,30 +373,32 @@ class Run:
 
     def run_epoch(self) -> None:
         """One epoch: steps 1-4 on every batch, then 5, stop?, and the observers."""
-        log, net = self.log, self.net
-        self.current = log.epoch + 1
-        np.copyto(self.backup[self.current & 1], net.theta)
-        loss = self.epoch()
+        log, state = self.log, self.state
+        self.current = epoch = log.epoch + 1
+        np.copyto(self.backup[epoch & 1], self.net.theta)
+        loss = self.epoch()                      # 1-4 on every batch
         log.record(loss)
+        reason = None
         if not math.isfinite(loss):
             self.restore_finite()
-            self.conclude("diverged")
+            reason = "diverged"
         else:
             if self.val_loss is not None:
                 log.record_val(self.val_loss())
-            self.conclude(self.should_stop(self.state))
-        if self.epoch_end is not None:
-            self.epoch_end(self.state)
-
-    def conclude(self, reason: str | None) -> None:
-        """Record the stop ``reason`` (if any) and apply the final parameters asked for."""
-        log = self.log
+            # 5. stop? every criterion is asked (they may keep bookkeeping);
+            # the first answer in pluggy's order is the reason
+            for ask in self.stop_calls:
+                answer = ask(state)
+                if reason is None:
+                    reason = answer
         if reason is None:
             log.final_params = None  # asked for by a criterion that did not stop
-            return
-        log.stop_reason = reason
-        if log.final_params is not None and reason != "diverged":
-            self.net.set_params(log.final_params)
+        else:
+            log.stop_reason = reason
+            if log.final_params is not None and reason != "diverged":
+                self.net.set_params(log.final_params)
+        if self.epoch_end is not None:
+            self.epoch_end(state)
 
     def restore_finite(self) -> None:
         """Put back the newest parameters that are finite *and* score a finite loss.

@@ -48,7 +48,9 @@ from .trainer import Trainer
 __all__ = ["DeltaRuleClassifier", "DeltaRuleRegressor"]
 
 # every estimator parameter and the deltarule.config run option it sets (the
-# defaults differ: they follow scikit-learn's MLPClassifier)
+# defaults differ: they follow scikit-learn's MLPClassifier); a parameter that
+# sets no run option goes in ESTIMATOR_ONLY with the reason
+# (tests/test_config.py checks both)
 PARAM_OPTIONS = {
     "hidden_layer_sizes": "layers",
     "activation": "activation",
@@ -67,6 +69,8 @@ PARAM_OPTIONS = {
     "dtype": "dtype",
     "random_state": "seed",
 }
+
+ESTIMATOR_ONLY: dict[str, str] = {}
 
 _RELU_LIKE = ("relu", "leaky_relu")
 _DTYPES = [np.float64, np.float32]

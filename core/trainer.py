@@ -96,28 +96,23 @@ class Trainer:
     optimizer, so :meth:`partial_fit` continues where :meth:`fit` stopped.
     Two trainers never share anything.
 
-    Options (defaults in brackets):
+    ``options`` are the run options of :mod:`deltarule.config` — each
+    defined there once, with its default and check (the table is in
+    docs/components.md, "Run options") — plus those the registered plugins
+    declare with ``deltarule_options``.  In short: ``layers``, the
+    components ``activation``, ``loss``, ``optimizer``, ``init`` (a name, a
+    ``(name, {options})`` pair or an object), ``lr`` and
+    ``optimizer_options``, the stop criteria ``max_epochs``, ``target_loss``,
+    ``patience``/``min_delta``, ``time_budget``, ``gradient_tol``,
+    ``batch_size``/``shuffle``, ``validation_split`` (or ``validation_data=``
+    in :meth:`fit`), ``seed``, ``dtype`` and ``threads``.  :attr:`options`
+    holds this trainer's :class:`~deltarule.Option` objects by name and
+    :attr:`config` the values in force.
 
-    - ``layers``: widths ``[n_inputs, hidden..., n_outputs]`` [inferred:
-      ``[n_features, 3, n_outputs]``, the document's hidden width];
-    - ``activation`` ["sigmoid"], ``loss`` ["mse"], ``optimizer`` ["sgd"],
-      ``init`` ["randn"]: a name, a ``(name, {options})`` pair, or a
-      component object; ``activation`` may also be a list, one per layer;
-      ``init`` may also be an explicit ``[(W1, b1), ...]``;
-    - ``lr`` [0.1] and ``optimizer_options`` [None]: the optimizer's
-      hyper-parameters;
-    - stop criteria: ``max_epochs`` [10000], ``target_loss``, ``patience`` with
-      ``min_delta`` [0.0], ``time_budget`` (seconds), ``gradient_tol``;
-    - ``batch_size`` [None: full batch], ``shuffle`` [True];
-    - ``validation_split`` (a fraction held out) or ``validation_data=`` in
-      :meth:`fit`;
-    - ``seed`` [None]: int or Generator, the only source of randomness;
-    - ``dtype`` ["float64"] or "float32", end to end;
-    - ``threads`` [None]: cap the BLAS threads during the run (threadpoolctl);
-    - ``plugins``: objects, modules or ``"module:attr"`` paths for this
-      trainer only; ``entry_points`` [None: unless
-      ``DELTARULE_DISABLE_PLUGIN_AUTOLOAD`` is set] loads the ``deltarule``
-      entry-point group.
+    ``plugins``: objects, modules or ``"module:attr"`` paths for this
+    trainer only; ``entry_points`` [None: unless
+    ``DELTARULE_DISABLE_PLUGIN_AUTOLOAD`` is set] loads the ``deltarule``
+    entry-point group.
     """
 
     def __init__(self, layers=None, *, plugins: Sequence[Any] = (),
@@ -316,12 +311,14 @@ class Trainer:
         if epochs is not None:
             run_cfg["max_epochs"] = epochs
         run = Run(self.registry, net, self._loss, self.optimizer, Xm, ym, val, run_cfg, rng)
-        gen = run.epochs(caller_code=caller_code)
+        log, gen = run.log, run.epochs(caller_code=caller_code)
+        del run  # the workspaces go with the generator, before the result is built
         try:
             yield from gen
         finally:
             gen.close()
-            self.result = TrainResult.from_log(run.log, net.copy(), run_cfg, {
+            del gen
+            self.result = TrainResult.from_log(log, net.copy(), run_cfg, {
                 "activations": [a.name for a in net.activations],
                 "loss": self._loss.name,
                 "optimizer": getattr(self.optimizer, "name", type(self.optimizer).__name__),

@@ -50,10 +50,12 @@ class TargetLoss:
 
     name = "target_loss"
 
+    OPTIONS = (Option("target_loss", None, number,
+                      "stop once the training loss is at most this", stops=True),)
+
     @hookimpl
     def deltarule_options(self):
-        return [Option("target_loss", None, number,
-                       "stop once the training loss is at most this", stops=True)]
+        return self.OPTIONS
 
     @hookimpl
     def deltarule_stop(self, state):
@@ -94,15 +96,17 @@ class Patience:
 
     name = "patience"
 
+    OPTIONS = (
+        Option("patience", None, positive_int,
+               "stop after this many epochs without improvement (restores the best "
+               "parameters)", stops=True),
+        Option("min_delta", 0.0, non_negative,
+               "the least decrease of the monitored loss that counts as improvement"),
+    )
+
     @hookimpl
     def deltarule_options(self):
-        return [
-            Option("patience", None, positive_int,
-                   "stop after this many epochs without improvement (restores the best "
-                   "parameters)", stops=True),
-            Option("min_delta", 0.0, non_negative,
-                   "the least decrease of the monitored loss that counts as improvement"),
-        ]
+        return self.OPTIONS
 
     @hookimpl
     def deltarule_train_start(self, state):
@@ -156,10 +160,12 @@ class TimeBudget:
 
     name = "time_budget"
 
+    OPTIONS = (Option("time_budget", None, seconds, "stop after this many seconds",
+                      stops=True),)
+
     @hookimpl
     def deltarule_options(self):
-        return [Option("time_budget", None, seconds, "stop after this many seconds",
-                       stops=True)]
+        return self.OPTIONS
 
     @hookimpl
     def deltarule_stop(self, state):
@@ -179,11 +185,13 @@ class GradientNorm:
 
     name = "gradient_norm"
 
+    OPTIONS = (Option("gradient_tol", None, positive,
+                      "stop (reason 'gradient_norm') once the gradient's L2 norm is at "
+                      "most this", stops=True),)
+
     @hookimpl
     def deltarule_options(self):
-        return [Option("gradient_tol", None, positive,
-                       "stop (reason 'gradient_norm') once the gradient's L2 norm is at "
-                       "most this", stops=True)]
+        return self.OPTIONS
 
     @hookimpl
     def deltarule_stop(self, state):

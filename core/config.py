@@ -28,7 +28,8 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from .errors import ConfigError, PluginError, UnknownOptionError
-from .validation import as_dtype, check_positive
+from .threads import check_threads
+from .validation import as_dtype, check_layers, check_positive
 
 
 @dataclass(frozen=True)
@@ -117,9 +118,11 @@ def _dtype(value, name: str) -> str:
 
 
 def _threads(value, name: str):
-    from .threads import check_threads
-
     return check_threads(value)
+
+
+def _layers(value, name: str) -> tuple[int, ...]:
+    return check_layers(value)
 
 
 def _seed(value, name: str):
@@ -152,7 +155,7 @@ def _max_epochs(value, name: str):
 # the trainer resolves the component options against the catalogue, where an
 # unknown name gets its own did-you-mean; here they are only named and documented
 CORE_OPTIONS: tuple[Option, ...] = (
-    Option("layers", None, None,
+    Option("layers", None, _layers,
            "layer widths, inputs first [inferred: n_features, 3, n_outputs]"),
     Option("activation", "sigmoid", None,
            "one activation for every layer, or a list with one per layer"),

@@ -33,7 +33,6 @@ import pluggy
 from . import hookspecs
 from .catalogue import Catalogue
 from .errors import PluginError
-from .protocols import FAMILIES, SINGULAR  # noqa: F401  (re-exported: where they used to live)
 
 ENTRY_POINT_GROUP = "deltarule"
 AUTOLOAD_ENV = "DELTARULE_DISABLE_PLUGIN_AUTOLOAD"

@@ -23,13 +23,7 @@ from .loop import Run, RunLog, State
 from .network import Network
 from .protocols import capabilities, validate_component
 from .registry import Registry, make_registry
-from .validation import (
-    as_dtype,
-    as_matrix,
-    check_layers,
-    check_positive,
-    check_xy,
-)
+from .validation import as_matrix, check_positive, check_xy
 
 
 @dataclass
@@ -121,7 +115,7 @@ class Trainer:
         #: every option this trainer accepts: the core ones and its plugins' (by name)
         self.options = config.declared(self.registry)
         self.config = config.resolve(
-            {**options, "layers": None if layers is None else check_layers(layers)},
+            {**options, "layers": layers},
             self.options,
         )
         self.layers = self.config["layers"]

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import time
 from functools import partial
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, Callable, Iterator
 
@@ -136,17 +137,18 @@ class State:
         self._config = MappingProxyType(config)
         self.scratch: dict[str, Any] = {}
 
-    epoch = property(lambda self: self._log.epoch, doc="Epochs completed so far (1-based).")
-    loss = property(lambda self: self._log.loss, doc="Training loss of the last epoch.")
-    val_loss = property(lambda self: self._log.val_loss, doc="Validation loss, or None.")
-    stop_reason = property(lambda self: self._log.stop_reason, doc="Why the run stopped.")
-    history = property(lambda self: self._log.history,
+    # attrgetter: read per epoch by every stop criterion, so no Python frame
+    epoch = property(attrgetter("_log.epoch"), doc="Epochs completed so far (1-based).")
+    loss = property(attrgetter("_log.loss"), doc="Training loss of the last epoch.")
+    val_loss = property(attrgetter("_log.val_loss"), doc="Validation loss, or None.")
+    stop_reason = property(attrgetter("_log.stop_reason"), doc="Why the run stopped.")
+    history = property(attrgetter("_log.history"),
                        doc="The loss of every epoch so far (read-only array).")
-    val_history = property(lambda self: self._log.val_history,
+    val_history = property(attrgetter("_log.val_history"),
                            doc="The validation loss of every epoch so far (read-only).")
-    params = property(lambda self: self._params, doc="Read-only [(W, b), ...] views.")
-    grads = property(lambda self: self._grads, doc="Read-only gradient views.")
-    config = property(lambda self: self._config, doc="The run's options (read-only).")
+    params = property(attrgetter("_params"), doc="Read-only [(W, b), ...] views.")
+    grads = property(attrgetter("_grads"), doc="Read-only gradient views.")
+    config = property(attrgetter("_config"), doc="The run's options (read-only).")
 
     @property
     def grad_norm(self) -> float:

@@ -177,3 +177,36 @@ def test_the_complexity_check_can_fail():
     branches = "\n".join(f"    if x == {i}:\n        return {i}" for i in range(16))
     (block,) = radon.cc_visit(f"def f(x):\n{branches}\n")
     assert block.complexity > 15
+
+
+# -- the component protocols ---------------------------------------------------------------
+
+
+def test_every_bundled_component_follows_its_family_protocol():
+    from deltarule.protocols import PROTOCOLS, capabilities
+
+    catalogue = deltarule.make_registry(entry_points=False).catalogue()
+    for family, protocol in PROTOCOLS.items():
+        for name in catalogue.names(family):
+            component = catalogue.get(family, name)
+            if family == "optimizers":  # the catalogue holds factories
+                component = component(lr=0.1)
+                assert capabilities(component).step, name
+            assert isinstance(component, protocol), (family, name)
+
+
+def test_capabilities_reports_optional_members_without_calling_them():
+    from deltarule.protocols import capabilities
+
+    class Bare:
+        name = "bare"
+
+        def forward(self, z):
+            raise AssertionError("not to be called")
+
+        def vjp(self, z, a, g, out=None):
+            raise AssertionError("not to be called")
+
+    can = capabilities(Bare())
+    assert not can.forward_out and can.vjp and can.vjp_out and not can.elementwise
+    assert can.reduction == "sum" and not can.options and not can.step

@@ -192,6 +192,10 @@ class Registry:
         """Every component the registered plugins provide (see :mod:`deltarule.catalogue`)."""
         return Catalogue.collect(self)
 
+    def hooks_of(self, plugin: Any) -> list[str]:
+        """The names of the hooks ``plugin`` (registered) implements, sorted."""
+        return sorted(h.name for h in self.pm.get_hookcallers(plugin) or ())
+
     def implementers(self, hook_name: str) -> list[tuple[str, str, Any]]:
         """``(name, origin, plugin)`` of every plugin implementing ``hook_name``,
         in registration order (wrappers included)."""

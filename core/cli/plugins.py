@@ -22,9 +22,7 @@ def cmd_plugins(args) -> int:
         for name, entry in table.items():
             provided.setdefault(entry.plugin, []).append(f"{SINGULAR[family]} {name}")
     for name, origin, plugin in reg.plugins():
-        hooks = sorted(
-            h.name for h in reg.pm.get_hookcallers(plugin) or ()
-        )
+        hooks = reg.hooks_of(plugin)
         comps = provided.get(name, [])
         print(f"{name}  [{origin}]")
         if comps:

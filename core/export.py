@@ -41,6 +41,7 @@ import numpy as np
 
 from .errors import DeltaRuleError, ExportError, MissingDependencyError, PluginError
 from .network import Network
+from .protocols import capabilities
 
 OPSET = 17
 """The version of the default ONNX operator set the graph imports."""
@@ -186,17 +187,16 @@ def lowering_of(activation, lowerings: Mapping[str, Callable] | None = None):
     if lowerings and name in lowerings:
         fn = lowerings[name]
         return lambda g, z: fn(activation, g, z)
-    member = getattr(activation, LOWERING, None)
-    return member if callable(member) else None
+    return getattr(activation, LOWERING) if capabilities(activation).lower_onnx else None
 
 
 def provenance(activation, plugins=()) -> str:
     """``plugin 'p' (origin)`` for a registered component, else its class's module."""
-    from .registry import make_plugin_manager
+    from .registry import make_registry
 
     name = getattr(activation, "name", None)
     try:
-        table = make_plugin_manager(plugins).catalogue().families["activations"]
+        table = make_registry(plugins).catalogue().families["activations"]
     except DeltaRuleError:
         table = {}
     entry = table.get(name)

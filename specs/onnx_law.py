@@ -56,10 +56,10 @@ def missing_runtime() -> str | None:
 
 def applies(act) -> str | None:
     """The reason to skip the law for ``act``, or None when it applies."""
-    from deltarule.export import LOWERING
+    from deltarule.protocols import capabilities
 
-    if not callable(getattr(act, LOWERING, None)):
-        return (f"declares no ONNX lowering ({LOWERING}(g, z)), so models using it cannot "
+    if not capabilities(act).lower_onnx:
+        return ("declares no ONNX lowering (lower_onnx(g, z)), so models using it cannot "
                 "be exported (docs/export.md)")
     return missing_runtime()
 

@@ -32,7 +32,7 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "deltarule-swish"
-BUNDLED = deltarule.make_plugin_manager(entry_points=False).catalogue().names("activations")
+BUNDLED = deltarule.make_registry(entry_points=False).catalogue().names("activations")
 DTYPES = ("float32", "float64")
 
 
@@ -203,9 +203,12 @@ def test_exported_model_runs_like_predict(name, data, dtype, swish_module):
 
 
 def test_every_bundled_activation_lowers_itself():
-    catalogue = deltarule.make_plugin_manager(entry_points=False).catalogue()
+    from deltarule.protocols import capabilities
+
+    catalogue = deltarule.make_registry(entry_points=False).catalogue()
     for name in BUNDLED:
-        assert callable(getattr(catalogue.get("activations", name), "lower_onnx", None)), name
+        assert capabilities(catalogue.get("activations", name)).lower_onnx, name
+    assert not capabilities(Cube()).lower_onnx
 
 
 # -- the graph -------------------------------------------------------------------

@@ -22,7 +22,7 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "deltarule-swish
 
 
 def bundled(name):
-    return deltarule.make_plugin_manager(entry_points=False).catalogue().get("activations",
+    return deltarule.make_registry(entry_points=False).catalogue().get("activations",
                                                                              name)
 
 
@@ -68,7 +68,7 @@ def test_a_wrong_operator_fails_with_the_offending_z():
 
 def test_onnx_leaky_relu_with_its_float32_slope_fails_in_float64():
     """ONNX's LeakyRelu takes alpha as a float32 attribute: 2e-9 off in float64."""
-    act = deltarule.make_plugin_manager(entry_points=False).catalogue()
+    act = deltarule.make_registry(entry_points=False).catalogue()
     leaky = act.get("activations", "leaky_relu")
     mutant = with_lowering(leaky, lambda self, g, z: g.op("LeakyRelu", z, alpha=self.slope))
     result = onnx_result(mutant)

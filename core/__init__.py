@@ -28,6 +28,7 @@ from .loop import State
 from .network import Network
 from .registry import Registry, load_object, make_plugin_manager
 from .trainer import Trainer, TrainResult, train
+from .many import ManyResult, train_many
 from .version import __version__
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "DataTypeError",
     "DeltaRuleError",
     "MissingDependencyError",
+    "ManyResult",
     "ModelFileError",
     "Network",
     "PluginError",
@@ -54,5 +56,6 @@ __all__ = [
     "make_plugin_manager",
     "save",
     "train",
+    "train_many",
     "__version__",
 ]

@@ -482,6 +482,7 @@ class _GroupRun:
         self.theta_full = np.empty((G, P), dtype=self.dtype)
         self.grad_full = np.zeros((G, P), dtype=self.dtype)
         self._cached = {}
+        self._pairs = {}
         self.ids = np.arange(G)              # group index of each stack row
         self.row_of = np.arange(G)           # stack row of each model (-1: dropped)
         self.rngs = [s.rng for s in starts]
@@ -797,9 +798,13 @@ class _GroupRun:
         return full
 
     def full_pairs(self, name):
-        full = self._sync(name)
-        views = _stacked_views(full, _shapes(self.layers))
-        return list(zip(*[iter([_readonly(v) for v in views])] * 2))
+        self._sync(name)
+        pairs = self._pairs.get(name)
+        if pairs is None:  # read-only views, built once: the arrays are updated in place
+            full = self.theta_full if name == "theta" else self.grad_full
+            views = [_readonly(v) for v in _stacked_views(full, _shapes(self.layers))]
+            pairs = self._pairs[name] = list(zip(views[0::2], views[1::2]))
+        return pairs
 
     def model_pairs(self, name, g):
         row = self.row_of[g]

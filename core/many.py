@@ -23,13 +23,13 @@ from typing import Any, Callable, Sequence
 
 from .errors import ConfigError
 from .stacked import (
-    GRID_OPTIONS,
     ChunkFailure,
     ManyResult,
     ManyState,
     ModelSpec,
     ModelView,
     expand_grid,
+    is_grid_axis,
     wilson_interval,
 )
 from .trainer import Trainer, check_grid, check_seeds
@@ -47,7 +47,7 @@ def split_grid(layers, options: dict):
         layers = None
     fixed = {}
     for key, value in options.items():
-        if key in GRID_OPTIONS and isinstance(value, (list, tuple)) and key != "layers":
+        if key != "layers" and is_grid_axis(value):
             grid[key] = list(value)
         else:
             fixed[key] = value
@@ -93,7 +93,7 @@ def train_many(X, y, layers=None, *, seeds, client=None, chunk_size: int | None 
     # checks every option here, before anything is sent to a worker
     trainer = Trainer(**trainer_args)
     for key in {repr(sorted(s.settings.items())): s for s in specs}.values():
-        trainer.with_settings(key.settings, GRID_OPTIONS)
+        trainer.with_settings(key.settings)
     return train_chunks(client, trainer_args, X, y, specs, validation_data=validation_data,
                         converged=converged, on_done=on_done, chunk_size=chunk_size)
 

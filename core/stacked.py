@@ -48,12 +48,17 @@ from .network import Network
 from .protocols import accepts_out
 from .threads import limit_blas_threads
 
-#: run options whose value may differ between the models of one stack
-PER_MODEL_OPTIONS = ("lr", "max_epochs", "target_loss", "patience", "min_delta",
-                     "time_budget", "gradient_tol")
-#: options whose values may form a grid in ``train_many`` (lists of values)
-GRID_OPTIONS = ("layers", "batch_size", "validation_split") + PER_MODEL_OPTIONS
-_STOP_OPTIONS = ("max_epochs", "target_loss", "patience", "time_budget", "gradient_tol")
+#: options that shape the stack: models differing in them run as separate groups
+SHAPE_OPTIONS = ("layers", "batch_size", "validation_split")
+
+
+def is_grid_axis(values) -> bool:
+    """Whether a list given for an option is a grid axis: numbers (or ``None``)."""
+    import numbers
+
+    return isinstance(values, (list, tuple)) and len(values) > 0 and all(
+        v is None or (isinstance(v, numbers.Real) and not isinstance(v, bool))
+        for v in values)
 
 
 def supports_model_axis(obj) -> bool:
@@ -857,9 +862,11 @@ def _flatten(pairs, size, dtype):
 def _merged_config(configs: list[dict]) -> dict:
     """One config for the group: an option that differs is a per-model array."""
     merged = dict(configs[0])
-    for key in PER_MODEL_OPTIONS:
+    for key, first in configs[0].items():
+        if key in SHAPE_OPTIONS or key == "seed":
+            continue
         values = [c[key] for c in configs]
-        if any(v != values[0] for v in values):
+        if any(v is not first and v != first for v in values):
             merged[key] = np.array(values)
     return merged
 

@@ -339,48 +339,19 @@ class Trainer:
         import time
         import warnings
 
-        from .stacked import (
-            GRID_OPTIONS,
-            ManyResult,
-            ModelStart,
-            PerModelWarning,
-            fallback_notes,
-            run_group,
-        )
+        from .stacked import ManyResult, PerModelWarning, fallback_notes, run_group
 
         if self.config["seed"] is not None:
             raise ConfigError("fit_many takes its seeds from seeds=, not from seed=")
         started = time.perf_counter()
-        setting_trainers, groups = {}, {}
-        for spec in specs:
-            key = repr(sorted(spec.settings.items()))
-            if key not in setting_trainers:
-                trainer = self.with_settings(spec.settings, GRID_OPTIONS)
-                prepared = trainer._prepare(X, y, validation_data, fresh=True)
-                setting_trainers[key] = (trainer, prepared)
-            trainer, prepared = setting_trainers[key]
-            c = trainer.config
-            group = (prepared[0], c["batch_size"], c["validation_split"],
-                     tuple(c[k] is None for k in ("max_epochs", "target_loss", "patience",
-                                                  "time_budget", "gradient_tol")))
-            groups.setdefault(group, []).append((spec, trainer, prepared))
         results: list = [None] * len(specs)
         position = {spec.index: i for i, spec in enumerate(specs)}
         notes, interrupted = [], False
-        for (layers, batch, _, _), members in groups.items():
+        for (layers, batch), members in self._groups(X, y, specs, validation_data):
             if interrupted:
                 break
-            starts = []
-            for spec, trainer, (_, Xm, ym, val) in members:
-                rng = np.random.default_rng(spec.seed)
-                Xs, ys, vs = Xm, ym, val
-                if val is None and trainer.config["validation_split"] is not None:
-                    Xs, ys, vs = trainer._split(Xm, ym, rng, True)
-                net = trainer._new_network(layers, rng)
-                run_cfg = dict(trainer.config, layers=list(layers), seed=spec.seed)
-                starts.append(ModelStart(spec.index, spec.seed, net.theta, 
-                                         trainer._build_optimizer(), rng, Xs, ys, vs,
-                                         run_cfg))
+            starts = [self._model_start(spec, trainer, layers, data)
+                      for spec, trainer, data in members]
             acts = members[0][1]._activations_for(len(layers) - 1)
             for note in fallback_notes(self.registry, [("activation", a) for a in acts]
                                        + [("loss", self._loss),
@@ -404,20 +375,47 @@ class Trainer:
         return ManyResult(list(specs), results, converged=converged, notes=notes,
                           interrupted=interrupted, elapsed=time.perf_counter() - started)
 
-    def with_settings(self, settings: dict, allowed) -> "Trainer":
-        """A shallow copy of this trainer with ``settings`` applied and checked."""
-        unknown = sorted(set(settings) - set(allowed))
-        if unknown:
-            raise ConfigError(
-                f"option(s) {unknown} cannot vary between models; a grid may vary "
-                f"{', '.join(allowed)}"
-            )
+    def _groups(self, X, y, specs, validation_data):
+        """``[((layers, batch_size), [(spec, trainer, prepared data), ...]), ...]``:
+        the models by stack, each setting's trainer and data prepared once."""
+        from .stacked import SHAPE_OPTIONS
+
+        prepared_for, groups = {}, {}
+        for spec in specs:
+            key = repr(sorted(spec.settings.items()))
+            if key not in prepared_for:
+                trainer = self.with_settings(spec.settings)
+                prepared_for[key] = (trainer, trainer._prepare(X, y, validation_data,
+                                                                fresh=True))
+            trainer, (layers, Xm, ym, val) = prepared_for[key]
+            c = trainer.config
+            # one stack per shape; within it an option is None for all or none
+            group = (layers, c["batch_size"],
+                     tuple(c[k] for k in SHAPE_OPTIONS if k not in ("layers", "batch_size")),
+                     tuple(sorted((k, v is None) for k, v in spec.settings.items())))
+            groups.setdefault(group, []).append((spec, trainer, (Xm, ym, val)))
+        return [(key[:2], members) for key, members in groups.items()]
+
+    def _model_start(self, spec, trainer, layers, data):
+        """One model as :meth:`_run` starts a fresh run with ``seed=spec.seed``."""
+        from .stacked import ModelStart
+
+        Xm, ym, val = data
+        rng = np.random.default_rng(spec.seed)
+        if val is None and trainer.config["validation_split"] is not None:
+            Xm, ym, val = trainer._split(Xm, ym, lambda: split_stream(rng), True)
+        net = trainer._new_network(layers, rng)
+        run_cfg = dict(trainer.config, layers=list(layers), seed=spec.seed)
+        return ModelStart(spec.index, spec.seed, net.theta, trainer._build_optimizer(), rng,
+                          Xm, ym, val, run_cfg)
+
+    def with_settings(self, settings: dict) -> "Trainer":
+        """A shallow copy of this trainer with the options ``settings`` changed
+        (each checked as :class:`Trainer` checks it); shares the plugins."""
         trainer = copy.copy(self)
-        trainer.config = {**self.config,
-                          **{k: v for k, v in settings.items() if k != "layers"}}
-        trainer._check_config()
-        if "layers" in settings:
-            trainer.layers = check_layers(settings["layers"])
+        trainer.config = config.resolve({**self.config, **settings}, self.options)
+        trainer.layers = trainer.config["layers"]
+        config.check_can_stop(trainer.config, self.options, self._has_third_party_stop())
         trainer.network = trainer.optimizer = trainer.result = None
         trainer._rng = trainer._split_rows = None
         return trainer

@@ -213,8 +213,10 @@ def test_seeds_and_grids_are_checked():
         deltarule.train_many(X, Y, seeds=2, seed=3)
     with pytest.raises(ConfigError, match="lr"):
         deltarule.train_many(X, Y, seeds=2, lr=[0.1, -1.0])
-    with pytest.raises(ConfigError, match="empty"):
+    with pytest.raises(ConfigError, match="lr"):
         deltarule.train_many(X, Y, seeds=2, lr=[])
+    with pytest.raises(ConfigError, match="unknown training option"):
+        deltarule.train_many(X, Y, seeds=2, learning_rat=[0.1, 0.2])
 
 
 def test_parse_seeds():

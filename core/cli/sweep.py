@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError
-from .parser import EXIT_INTERRUPTED, parse_names, parse_widths
+from .parser import EXIT_INTERRUPTED, parse_names, parse_option, parse_widths
 from .train import check_output_path, load_data
 
 # a model converges when its loss reaches this (presets; data files: --target-loss)
@@ -92,6 +92,10 @@ def add_parser(sub):
     g.add_argument("--patience", type=_numbers(int, "--patience"), default=None,
                    help="also stop after this many epochs without improvement")
     g.add_argument("--validation-split", type=float, default=None, metavar="FRACTION")
+    g.add_argument("--option", type=parse_option, action="append", default=[],
+                   metavar="NAME=VALUE",
+                   help="any other run option, e.g. a plugin's (repeatable); a JSON "
+                        "list of numbers such as min_delta=[0,0.001] is a grid axis")
     g = sw.add_argument_group("network")
     g.add_argument("--activation", type=parse_names, default=None, metavar="NAME[,NAME...]")
     g.add_argument("--loss", default=None)
@@ -124,16 +128,22 @@ def add_parser(sub):
     return sw
 
 
+def _default(key):
+    from ..config import CORE
+
+    return CORE[key].default if key in CORE else None
+
+
 def _options(args, data) -> tuple[dict, dict]:
     """``(fixed options, grid)`` from the command line, the preset and the defaults."""
-    from ..config import DEFAULTS
+    from ..many import split_grid
 
     preset = data.preset.options if data.preset else {}
     fixed = {}
     for key in ("activation", "loss", "optimizer", "init"):
         value = getattr(args, key)
         if value is None:
-            value = preset.get(key, DEFAULTS[key])
+            value = preset.get(key, _default(key))
         if isinstance(value, (list, tuple)):
             value = value[0] if len(value) == 1 else list(value)
         fixed[key] = value
@@ -162,11 +172,20 @@ def _options(args, data) -> tuple[dict, dict]:
                         ("patience", "patience")):
         values = getattr(args, option)
         if values is None:
-            default = preset.get(option, DEFAULTS.get(key))
+            default = preset.get(key, _default(key))
             if key == "target_loss" and data.preset is not None:
                 default = PRESET_TARGETS.get(data.preset.name)
             values = [default]
         grid[key] = values
+    given = {}
+    for name, value in args.option:
+        if name in grid or name in fixed or name in given:
+            raise ConfigError(f"--option {name}=…: {name} is set already (by its own flag "
+                              "or an earlier --option); give it once")
+        given[name] = value
+    _, more_fixed, more_grid = split_grid(None, given)
+    fixed.update(more_fixed)
+    grid.update(more_grid)
     if grid["target_loss"] == [None]:
         raise ConfigError(
             f"give --target-loss for {data.name}: a model converges when its training "

@@ -540,6 +540,7 @@ class _GroupRun:
         if not hasattr(self, "backup"):
             self.backup = [theta.copy(), theta.copy()]
         self.alive_rows = self.active[self.ids]
+        self.all_alive = bool(self.alive_rows.all())
 
     def _batch_runner(self, n):
         net, loss, batch, M = self.net, self.loss_c, self.batch, self.net.models
@@ -615,7 +616,7 @@ class _GroupRun:
         interrupted = False
         with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"), \
                 limit_blas_threads(self.threads):
-            self._observe(start_hook, range(self.G))
+            self._observe(start_hook, lambda: range(self.G))
             try:
                 while self.active.any():
                     self._epoch(stop, end_hook, train_end)
@@ -629,10 +630,8 @@ class _GroupRun:
         return interrupted
 
     def _epoch(self, stop, end_hook, train_end):
-        net = self.net
-        theta = net.theta
         epoch = self.epoch + 1
-        np.copyto(self.backup[epoch & 1], theta)
+        np.copyto(self.backup[epoch & 1], self.net.theta)
         self.snapshots = {}
         if self.full:
             for op in self.fwd:
@@ -644,69 +643,90 @@ class _GroupRun:
                 step()
         else:
             vals = self.run_batches()
-        alive = self.alive_rows
-        rows = np.flatnonzero(alive)
-        ids = self.ids[rows]
-        if self.hist.shape[1] < epoch:
-            self._grow()
-        self.hist[ids, epoch - 1] = vals[rows]
-        self.loss_full[ids] = vals[rows]
         self.epoch = epoch
         self._cached.clear()
-        finite = np.isfinite(vals)
-        diverged = ids[~finite[rows]]
-        reasons = self.reasons
-        reasons[diverged] = "diverged"
+        diverged = self._log(vals, epoch)
+        stopping = self._ask(stop, diverged)
+        if stopping:
+            for g in stopping:
+                self._finish(g, self.reasons[g])
+            self.active[stopping] = False
+        self._observe(end_hook, lambda: np.union1d(np.flatnonzero(self.active), stopping))
+        if stopping:
+            self._observe(train_end, lambda: stopping, model_axis=False)
+            if self.on_done is not None:
+                self.on_done(len(stopping))
+            self.alive_rows = self.active[self.ids]
+            self.all_alive = bool(self.alive_rows.all())
+            dead = len(self.ids) - int(self.alive_rows.sum())
+            if self.active.any() and dead * 8 >= len(self.ids):
+                self._compact()
+
+    def _log(self, vals, epoch):
+        """Write the epoch's losses of the models still training; the group
+        indices of those whose loss is not finite."""
+        if self.hist.shape[1] < epoch:
+            self._grow()
+        if self.all_alive:
+            rows, ids, live = slice(None), self.ids, vals
+        else:
+            rows = np.flatnonzero(self.alive_rows)
+            ids, live = self.ids[rows], vals[rows]
+        self.hist[ids, epoch - 1] = live
+        self.loss_full[ids] = live
+        finite = np.isfinite(live)
+        all_finite = bool(finite.all())
+        diverged = () if all_finite else ids[~finite]
         if self.val_loss is not None:
-            v = self.val_loss()
-            ok = rows[finite[rows]]
-            self.val_full[self.ids[ok]] = v[ok]
-            self.val_hist[self.ids[ok], epoch - 1] = v[ok]
+            v = self.val_loss()[rows]
+            ok = ids if all_finite else ids[finite]
+            v = v if all_finite else v[finite]
+            self.val_full[ok] = v
+            self.val_hist[ok, epoch - 1] = v
+        if len(diverged):
+            self.reasons[diverged] = "diverged"
+        return diverged
+
+    def _ask(self, stop, diverged) -> list:
+        """Every stop criterion judges every model still training; the group
+        indices of the models that stop (their reasons set)."""
+        reasons, stopping = self.reasons, list(diverged)
         pending = self.active.copy()
-        pending[diverged] = False
+        if len(diverged):
+            pending[diverged] = False
         self.final = {}
         for axis, plugin, call in stop.calls:
             if axis:
                 answer = _answers(call(self.state), self.G, plugin)
                 if answer is None:
                     continue
-                if isinstance(answer, str):
-                    hit = pending
-                else:
-                    hit = pending & np.not_equal(answer, None)
+                hit = pending if isinstance(answer, str) else \
+                    pending & np.not_equal(answer, None)
                 for g in np.flatnonzero(hit):
                     reasons[g] = str(answer if isinstance(answer, str) else answer[g])
                     pending[g] = False
+                    stopping.append(int(g))
             else:  # a single-run criterion, asked once per model as a run would ask it
                 asked = self.active.copy()
-                asked[diverged] = False
+                if len(diverged):
+                    asked[diverged] = False
                 for g in np.flatnonzero(asked):
                     answer = call(self.views[g])
                     if pending[g] and answer is not None:
                         reasons[g] = answer
                         pending[g] = False
-        stopping = np.flatnonzero(self.active & np.not_equal(reasons, None))
-        for g in stopping:
-            self._finish(g, reasons[g])
-        self.active[stopping] = False
-        self._observe(end_hook, np.flatnonzero(self.active) if not len(stopping)
-                      else np.union1d(np.flatnonzero(self.active), stopping))
-        if len(stopping):
-            self._observe(train_end, stopping, model_axis=False)
-            if self.on_done is not None:
-                self.on_done(len(stopping))
-            self.alive_rows = self.active[self.ids]
-            dead = len(self.ids) - int(self.alive_rows.sum())
-            if self.active.any() and dead * 8 >= len(self.ids):
-                self._compact()
+                        stopping.append(int(g))
+        return sorted(int(g) for g in stopping)
 
     def _observe(self, hook, models, model_axis=True):
+        """Call ``hook``'s plugins: model-axis ones once, the others once per
+        model of ``models()`` (computed only if needed)."""
         for axis, _, call in hook.calls:
             if axis:
                 if model_axis:
                     call(self.state)
             else:
-                for g in models:
+                for g in models():
                     call(self.views[g])
 
     def _grow(self):
@@ -780,7 +800,7 @@ class _GroupRun:
                 theta = self._restore_finite(g, row)
             self._record(g, "interrupted", theta)
         self.active[still] = False
-        self._observe(train_end, still, model_axis=False)
+        self._observe(train_end, lambda: still, model_axis=False)
 
     def _compact(self):
         keep = np.flatnonzero(self.alive_rows)

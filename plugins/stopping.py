@@ -58,9 +58,11 @@ class MaxEpochs:
         if limit is None:
             return None
         hit = state.epoch >= limit
-        if isinstance(hit, np.ndarray):  # model axis, a limit per model
-            return _per_model(hit, "max_epochs")
-        return "max_epochs" if hit else None
+        if hit is False:  # one run (a Python bool): the common case first
+            return None
+        if hit is True or not isinstance(hit, np.ndarray):
+            return "max_epochs" if hit else None
+        return _per_model(hit, "max_epochs")  # model axis, a limit per model
 
 
 class TargetLoss:
@@ -82,9 +84,11 @@ class TargetLoss:
         if target is None:
             return None
         hit = state.loss <= target
-        if isinstance(hit, np.ndarray):  # model axis: a loss per model
-            return _per_model(hit, "target_loss")
-        return "target_loss" if hit else None
+        if hit is False:  # one run (a Python bool): the common case first
+            return None
+        if hit is True or not isinstance(hit, np.ndarray):
+            return "target_loss" if hit else None
+        return _per_model(hit, "target_loss")  # model axis: a loss per model
 
 
 def _copy_params(params):
@@ -231,9 +235,11 @@ class TimeBudget:
         if budget is None:
             return None
         hit = state.elapsed >= budget
-        if isinstance(hit, np.ndarray):  # model axis, a budget per model
-            return _per_model(hit, "time_budget")
-        return "time_budget" if hit else None
+        if hit is False:  # one run (a Python bool): the common case first
+            return None
+        if hit is True or not isinstance(hit, np.ndarray):
+            return "time_budget" if hit else None
+        return _per_model(hit, "time_budget")  # model axis, a budget per model
 
 
 class GradientNorm:
@@ -261,9 +267,11 @@ class GradientNorm:
         if tol is None:
             return None
         hit = state.grad_norm <= tol
-        if isinstance(hit, np.ndarray):  # model axis: a norm per model
-            return _per_model(hit, "gradient_norm")
-        return "gradient_norm" if hit else None
+        if hit is False:  # one run (a Python bool): the common case first
+            return None
+        if hit is True or not isinstance(hit, np.ndarray):
+            return "gradient_norm" if hit else None
+        return _per_model(hit, "gradient_norm")  # model axis: a norm per model
 
 
 PLUGINS = [MaxEpochs(), TargetLoss(), Patience(), TimeBudget(), GradientNorm()]

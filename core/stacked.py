@@ -39,7 +39,7 @@ import time
 from dataclasses import dataclass, field
 from functools import partial
 from types import MappingProxyType
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -741,7 +741,6 @@ class _GroupRun:
     # -- a model stops ---------------------------------------------------
     def _finish(self, g, reason):
         row = self.row_of[g]
-        s = self.starts[g]
         if reason == "diverged":
             theta = self._restore_finite(g, row)
         elif g in self.final:
@@ -1146,18 +1145,6 @@ class ManyResult:
     def __repr__(self):
         return (f"ManyResult({len(self.results)} models, {self.finished} finished, "
                 f"{len(self.failures)} failed chunk(s), interrupted={self.interrupted})")
-
-
-def merge(parts: list[tuple[list[int], list]], specs, **fields) -> ManyResult:
-    """A :class:`ManyResult` from ``(model indices, results)`` parts (chunks)."""
-    results: list = [None] * len(specs)
-    for indices, res in parts:
-        for i, r in zip(indices, res):
-            results[i] = r
-    return ManyResult(list(specs), results, **fields)
-
-
-Progress = Callable[[int], None]
 
 
 class PerModelWarning(UserWarning):

@@ -138,3 +138,13 @@ def test_ctrl_c_reports_what_finished(tmp_path):
     assert line.split()[1:3] == ["4", "0"]
     line = next(l for l in out.splitlines() if l.startswith("max_epochs=1000000000"))
     assert line.split()[1] == "0/4"
+
+
+def test_option_lists_are_grid_axes_too(capsys):
+    code = call(["sweep", "xor", "--seeds", "0-2", "--epochs", "300", "--patience", "5",
+                 "--option", "min_delta=[0, 0.5]", "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "min_delta=0 " in out and "min_delta=0.5" in out
+    line = next(l for l in out.splitlines() if l.startswith("min_delta=0.5"))
+    assert line.split()[1:3] == ["3", "0"]  # no progress of 0.5: patience, not converged

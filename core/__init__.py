@@ -32,6 +32,7 @@ from .loop import State
 from .network import Network
 from .registry import Registry, load_object, make_plugin_manager, make_registry
 from .trainer import Trainer, TrainResult, train
+from .many import ManyResult, train_many
 from .version import __version__
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "DeltaRuleError",
     "ExportError",
     "MissingDependencyError",
+    "ManyResult",
     "ModelFileError",
     "Network",
     "Option",
@@ -63,5 +65,6 @@ __all__ = [
     "save",
     "to_onnx",
     "train",
+    "train_many",
     "__version__",
 ]

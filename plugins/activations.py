@@ -8,6 +8,12 @@ The bundled activations accept an optional ``out`` buffer (same shape and
 dtype as ``z``) so the loop can reuse memory; third-party ones need not.
 None of them modifies ``z``, ``a`` or ``g``.
 
+Model axis: every bundled activation declares ``model_axis = True``: it
+accepts arrays with a leading model axis, ``(models, n_samples, n_units)``,
+and treats each model's block exactly as it treats a 2-D array alone (the
+element-wise ones trivially; ``softmax`` normalises along the last axis).
+``deltarule.train_many`` stacks many networks that way.
+
 Declarations read by the spec suite (``deltarule.specs``):
 
 ``kinks``
@@ -49,6 +55,7 @@ class Sigmoid:
     """
 
     name = "sigmoid"
+    model_axis = True
     kinks = ()
     domain = (-10.0, 10.0)
     output_range = (0.0, 1.0)
@@ -78,6 +85,7 @@ class Tanh:
     """``tanh(z)``; ``tanh'(z) = 1 - a²`` with ``a = tanh(z)``."""
 
     name = "tanh"
+    model_axis = True
     kinks = ()
     domain = (-10.0, 10.0)
     output_range = (-1.0, 1.0)
@@ -103,6 +111,7 @@ class ReLU:
     """
 
     name = "relu"
+    model_axis = True
     kinks = (0.0,)
     domain = (-10.0, 10.0)
     output_range = (0.0, INF)
@@ -130,6 +139,7 @@ class LeakyReLU:
     """
 
     name = "leaky_relu"
+    model_axis = True
     kinks = (0.0,)
     domain = (-10.0, 10.0)
     output_range = (-INF, INF)
@@ -177,6 +187,7 @@ class Softplus:
     """
 
     name = "softplus"
+    model_axis = True
     kinks = ()
     domain = (-10.0, 10.0)
     output_range = (0.0, INF)
@@ -209,6 +220,7 @@ class Identity:
     """``a = z``; derivative ``1``.  The usual output of a regression network."""
 
     name = "identity"
+    model_axis = True
     kinks = ()
     domain = (-10.0, 10.0)
     output_range = (-INF, INF)
@@ -246,6 +258,7 @@ class Softmax:
     """
 
     name = "softmax"
+    model_axis = True
     kinks = ()
     domain = (-10.0, 10.0)
     output_range = (0.0, 1.0)

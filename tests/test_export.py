@@ -514,3 +514,11 @@ def test_cli_export_errors_are_one_line(tmp_path, case, words):
 
 
 CUBES = Cubes()
+
+
+def test_each_model_of_train_many_exports():
+    X, y = xor()
+    many = deltarule.train_many(X, y, seeds=range(3), lr=0.5, max_epochs=200)
+    for result in many:
+        got = run(deltarule.to_onnx(result), X, np.float64)["output"]
+        assert np.allclose(got, result.network.predict(X), rtol=1e-12, atol=1e-12)

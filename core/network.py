@@ -20,11 +20,13 @@ model is one ``copyto``.
 from __future__ import annotations
 
 import inspect
+import math
 from functools import lru_cache, partial
 
 import numpy as np
 
-from .errors import ComponentError, DataError
+from .errors import ComponentError, ConfigError, DataError
+from .validation import check_network_memory, format_bytes
 
 
 def _accepts_out(method) -> bool:
@@ -63,9 +65,16 @@ class Network:
         shapes = []
         for n_in, n_out in zip(self.layers[:-1], self.layers[1:]):
             shapes += [(n_in, n_out), (n_out,)]
-        sizes = [int(np.prod(s)) for s in shapes]
-        self.theta = np.empty(sum(sizes), dtype=self.dtype)
-        self.grad = np.zeros_like(self.theta)
+        sizes = [math.prod(s) for s in shapes]
+        need = check_network_memory(self.layers, self.dtype)
+        try:
+            self.theta = np.empty(sum(sizes), dtype=self.dtype)
+            self.grad = np.zeros_like(self.theta)
+        except MemoryError:
+            raise ConfigError(
+                f"the network {'-'.join(map(str, self.layers))} needs {format_bytes(need)} "
+                "for its parameters and gradients, more than the memory available"
+            ) from None
         self._param_views = _views(self.theta, shapes)
         self._grad_views = _views(self.grad, shapes)
         self.weights = self._param_views[0::2]
@@ -198,16 +207,25 @@ class Workspace:
         self.loss = loss
         dt = net.dtype
         self.n_rows = n_rows
-        self.x = np.empty((n_rows, net.layers[0]), dtype=dt) if x is None else x
-        self.y = np.empty((n_rows, net.layers[-1]), dtype=dt) if y is None else y
-        shape = [(n_rows, n) for n in net.layers[1:]]
-        self.z = [np.empty(s, dtype=dt) for s in shape]
-        self.a = [np.empty(s, dtype=dt) for s in shape]
+        need = n_rows * sum(net.layers) * (4 if backward else 2) * dt.itemsize
+        try:
+            self.x = np.empty((n_rows, net.layers[0]), dtype=dt) if x is None else x
+            self.y = np.empty((n_rows, net.layers[-1]), dtype=dt) if y is None else y
+            shape = [(n_rows, n) for n in net.layers[1:]]
+            self.z = [np.empty(s, dtype=dt) for s in shape]
+            self.a = [np.empty(s, dtype=dt) for s in shape]
+            if backward:
+                self.g = [np.empty(s, dtype=dt) for s in shape]
+                self.d = [np.empty(s, dtype=dt) for s in shape]
+        except MemoryError:
+            raise ConfigError(
+                f"training {'-'.join(map(str, net.layers))} on {n_rows} rows at once "
+                f"needs about {format_bytes(need)} of buffers, more than the memory "
+                "available; use narrower layers or a smaller batch_size"
+            ) from None
         self.y_hat = self.a[-1]
         self.forward_ops = self._forward_ops()
         if backward:
-            self.g = [np.empty(s, dtype=dt) for s in shape]
-            self.d = [np.empty(s, dtype=dt) for s in shape]
             self.loss_value = self._loss_op()
             self.backward_ops = self._backward_ops()
 

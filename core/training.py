@@ -27,6 +27,7 @@ from .validation import (
     as_dtype,
     as_matrix,
     check_layers,
+    check_network_memory,
     check_positive,
     check_xy,
 )
@@ -472,6 +473,9 @@ class Trainer:
         if val is None and cfg["validation_split"] is not None:
             Xm, ym, val = self._split(Xm, ym, rng, fresh)
         if fresh:
+            # the parameters and the workspace's buffers must fit, checked before either
+            rows = min(len(Xm), cfg["batch_size"] or len(Xm))
+            check_network_memory(layers, cfg["dtype"], rows=rows)
             self.network = self._new_network(layers, rng)
             self.optimizer = self._build_optimizer()
         net = self.network

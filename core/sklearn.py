@@ -42,7 +42,7 @@ except ImportError:  # pragma: no cover - scikit-learn 1.5
         return estimator._validate_data(X, y, **kw)
 
 from .errors import ConfigError
-from .training import Trainer
+from .trainer import Trainer
 
 __all__ = ["DeltaRuleClassifier", "DeltaRuleRegressor"]
 

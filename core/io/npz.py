@@ -4,7 +4,7 @@ An ``.npz`` file is a zip archive of ``.npy`` members.  A file may be
 hostile — a zip bomb, a member whose header claims 10¹³ floats, pickled
 objects, ``/dev/zero`` behind a symbolic link — so :class:`NpzArchive`:
 
-- opens regular files only (:func:`~deltarule.safe_files.open_regular`);
+- opens regular files only (:func:`~deltarule.io.files.open_regular`);
 - lists the members from the zip's directory without decompressing any,
   and reads only the members its caller asks for;
 - parses each member's ``.npy`` header itself (``ast.literal_eval`` of at
@@ -38,12 +38,13 @@ from typing import Iterable
 
 import numpy as np
 
-from .safe_files import open_regular
+from .files import open_regular
 
 MAX_HEADER_BYTES = 10_000  # numpy's own limit for a .npy header
 MAX_DEFLATE_RATIO = 1032  # deflate's best: 258 bytes from about 2 bits
 CHUNK_BYTES = 1 << 22  # bytes decompressed per read: a bound on temporaries
 NPY_MAGIC = b"\x93NUMPY"
+META_KEY = "__deltarule__"  # the JSON metadata array that marks a model file
 
 # dtype allow-lists: kind + item size, byte order aside
 NUMERIC = frozenset({"b1", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8"})

@@ -24,7 +24,7 @@ import stat
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 try:
     import resource

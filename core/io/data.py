@@ -32,11 +32,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .errors import ConfigError, DataError
-from .model_io import META_KEY
-from .npz_reader import NUMERIC, NpzArchive
-from .safe_files import open_regular
-
+from ..errors import ConfigError, DataError
+from .files import open_regular
+from .npz import META_KEY, NUMERIC, NpzArchive
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The schema of a model file's metadata, checked before anything is allocated.
 
 A model file's ``__deltarule__`` member is a UTF-8 JSON object (see
-:mod:`deltarule.model_io`).  :func:`parse_metadata` reads it within
+:mod:`deltarule.io.model`).  :func:`parse_metadata` reads it within
 :data:`MAX_META_BYTES` and :data:`MAX_JSON_DEPTH`, then checks every field
 it knows — type, range, and agreement with the other fields — and returns a
 :class:`ModelMeta`.  A field that is wrong raises :class:`ModelFileError`
@@ -43,8 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelFileError
-from .validation import MAX_PARAMETERS, n_parameters
+from ..errors import ModelFileError
+from ..validation import MAX_PARAMETERS, n_parameters
 
 FORMAT = "deltarule-model"
 READ_VERSIONS = (1, 2)  # 2 adds scaler, classes, feature_names, target_names

@@ -3,10 +3,10 @@
 Layout: arrays ``W1, b1, W2, b2, …``, optionally ``__history__`` and
 ``__val_history__`` (the loss per epoch), and ``__deltarule__``, a UTF-8 JSON
 document stored as a ``uint8`` array (so the file loads with
-``allow_pickle=False``); :mod:`deltarule.model_schema` says what it may
+``allow_pickle=False``); :mod:`deltarule.io.schema` says what it may
 hold.  Reading goes through the one safe ``.npz`` reader
-(:mod:`deltarule.npz_reader`) and checks the metadata before anything is
-allocated; writing is atomic (:func:`deltarule.safe_files.atomic_write`):
+(:mod:`deltarule.io.npz`) and checks the metadata before anything is
+allocated; writing is atomic (:func:`deltarule.io.files.atomic_write`):
 the target is the old file or the complete new one, never half of one.
 """
 
@@ -20,15 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DeltaRuleError, ModelFileError
-from .model_schema import FORMAT, MAX_META_BYTES, ModelMeta, parse_metadata
-from .network import Network
-from .npz_reader import BYTES, FLOATS, NpzArchive, dtype_code
-from .safe_files import atomic_write
-from .validation import check_network_memory
+from ..catalogue import configure
+from ..errors import DataTypeError, DeltaRuleError, ModelFileError
+from ..network import Network
+from ..registry import make_plugin_manager
+from ..validation import check_network_memory
+from ..version import __version__
+from .files import atomic_write
+from .npz import BYTES, FLOATS, META_KEY, NpzArchive, dtype_code
+from .schema import FORMAT, MAX_META_BYTES, ModelMeta, parse_metadata
 
 FORMAT_VERSION = 1
-META_KEY = "__deltarule__"
 HISTORY_KEY = "__history__"  # loss per epoch, when saved from a TrainResult
 VAL_HISTORY_KEY = "__val_history__"
 
@@ -42,12 +44,15 @@ def _component_record(comp) -> dict:
 
 
 def save(model, path) -> Path:
-    """Write ``model`` (a :class:`TrainResult` or :class:`Network`) to ``path``."""
-    from . import __version__
+    """Write ``model`` (a :class:`TrainResult` or :class:`Network`) to ``path``.
 
+    ``.npz`` is added to a name without it; the write is atomic.  Returns the
+    path written.
+    """
     net: Network = getattr(model, "network", model)
     if not isinstance(net, Network):
-        raise TypeError(f"save() needs a TrainResult or Network, got {type(model).__name__}")
+        raise DataTypeError(
+            f"save() needs a TrainResult or Network, got {type(model).__name__}")
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -177,9 +182,6 @@ def load(path, *, plugins=(), entry_points=None) -> Network:
     Every problem with the file raises :class:`ModelFileError`; an activation
     no registered plugin provides raises :class:`UnknownComponentError`.
     """
-    from .manager import make_plugin_manager
-    from .training import configure
-
     if not isinstance(path, (str, os.PathLike)):
         raise ModelFileError(f"load() needs the path of a model file, got {path!r}")
     model = read_model(path)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .faults import bad_stop_answer
 from .network import Network
 from .threads import limit_blas_threads
 from .workspace import Workspace
@@ -131,12 +132,17 @@ def _direct_calls(registry, hook_name: str):
 
 
 def run_epochs(registry, net: Network, loss_c, optimizer, X, y, val, state: State, rng,
-               *, caller_code: bool = False):
+               *, caller_code: bool = False, on_fault=None):
     """The epoch loop, as a generator yielding ``state`` after every epoch.
 
     Everything that can be decided once is decided here, before the first
     epoch: workspaces and their op lists, the stop criteria and observers as
     plain functions, the optimizer's bound ``step``.
+
+    If anything raises, the run stops with ``stop_reason="error"`` and the
+    parameters of the last epoch completed; ``on_fault(exc, epoch)`` may
+    then return the exception to raise instead (a ``PluginError`` naming the
+    plugin), chained to ``exc``.
     """
     pm = registry.pm
     cfg = state.config
@@ -172,8 +178,8 @@ def run_epochs(registry, net: Network, loss_c, optimizer, X, y, val, state: Stat
 
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"), \
             limit_blas_threads(cfg["threads"]):
-        pm.hook.deltarule_train_start(state=state)
         try:
+            pm.hook.deltarule_train_start(state=state)
             while reason is None:
                 epoch += 1
                 copyto(backup[epoch & 1], theta)
@@ -203,15 +209,21 @@ def run_epochs(registry, net: Network, loss_c, optimizer, X, y, val, state: Stat
                         state._val_hist[state._n_val] = v
                         state._n_val += 1
                     if stop_fns is None:
-                        reason = next((r for r in stop_hook(state=state) if r is not None),
-                                      None)
+                        answers = [r for r in stop_hook(state=state) if r is not None]
+                        for r in answers:
+                            if type(r) is not str or not r:
+                                raise bad_stop_answer(None, r, registry, epoch)
+                        reason = answers[0] if answers else None
                     else:
                         # every criterion is asked (they may keep bookkeeping);
                         # the first answer in pluggy's order is the reason
                         for f in stop_fns:
                             answer = f(state)
-                            if reason is None:
-                                reason = answer
+                            if answer is not None:
+                                if type(answer) is not str or not answer:
+                                    raise bad_stop_answer(f, answer, registry, epoch)
+                                if reason is None:
+                                    reason = answer
                 if reason is not None:
                     state._stop_reason = reason
                     if state._final_params is not None and reason != "diverged":
@@ -229,23 +241,39 @@ def run_epochs(registry, net: Network, loss_c, optimizer, X, y, val, state: Stat
                 else:  # the caller's loop body runs with its own NumPy error settings
                     with np.errstate(**outer_errstate):
                         yield state
-        except KeyboardInterrupt:
-            # Ctrl-C ends the run cleanly; the parameters reached are kept
-            state._stop_reason = "interrupted"
+        except KeyboardInterrupt as exc:
+            # Ctrl-C ends the run cleanly; the parameters reached are kept.  A
+            # KeyboardInterrupt subclass may name the reason (the command line's
+            # SIGTERM and SIGHUP: "terminated")
+            reason_given = getattr(exc, "stop_reason", None)
+            state._stop_reason = reason_given if isinstance(reason_given, str) \
+                else "interrupted"
             if not np.isfinite(theta).all():
                 _restore_finite(net, backup, epoch, X, y, loss_c)
         except GeneratorExit:
             if state._stop_reason is None:
                 state._stop_reason = "caller"
             raise
-        except Exception:
-            # a plugin (or component) raised: the parameters reached are kept
+        except Exception as exc:
+            # a plugin (or component) raised: keep the last epoch's parameters
             state._stop_reason = "error"
-            raise
+            if state._epoch < epoch or not np.isfinite(theta).all():
+                copyto(theta, backup[epoch & 1])  # the epoch's start: history[-1]'s
+            fault = on_fault(exc, epoch) if on_fault is not None else None
+            if fault is None or fault is exc:
+                raise
+            raise fault from exc
         finally:
             if state._stop_reason is None:
                 state._stop_reason = reason or "caller"
-            pm.hook.deltarule_train_end(state=state)
+            try:
+                pm.hook.deltarule_train_end(state=state)
+            except Exception as exc:
+                state._stop_reason = "error"
+                fault = on_fault(exc, state._epoch) if on_fault is not None else None
+                if fault is None or fault is exc:
+                    raise
+                raise fault from exc
 
 
 def _filled_workspace(net: Network, loss_c, X, y, backward: bool = True) -> Workspace:

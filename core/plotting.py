@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .errors import ConfigError, MissingDependencyError
+from .io.files import atomic_write
 
 # beyond this many points a loss curve is thinned: the picture is the same
 MAX_CURVE_POINTS = 4000
@@ -129,6 +130,9 @@ def save_figure(path, *, history: Sequence[float] = (), val_history: Sequence[fl
                 title: str | None = None) -> Path:
     """Write a PNG (or any format matplotlib knows from the suffix) to ``path``.
 
+    A name without a suffix gets ``.png``; the path written is returned.  The
+    file is written atomically: the whole picture, or the old file untouched.
+
     Panels: the loss curve when ``history`` is not empty; the decision
     boundary when ``network`` (a :class:`deltarule.Network`) has two inputs,
     with the points ``X``, ``y`` if given.  At least one panel must apply.
@@ -153,5 +157,8 @@ def save_figure(path, *, history: Sequence[float] = (), val_history: Sequence[fl
     if title:
         fig.suptitle(title)
     path = Path(path)
-    fig.savefig(path, dpi=100)
-    return path
+    if not path.suffix:
+        path = path.with_name(path.name + ".png")
+    fmt = path.suffix[1:].lower()
+    # written whole or not at all; the format is the suffix's, never a guess
+    return atomic_write(path, lambda fh: fig.savefig(fh, format=fmt, dpi=100))

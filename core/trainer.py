@@ -19,7 +19,8 @@ import numpy as np
 
 from .catalogue import is_pair
 from .config import DEFAULTS
-from .errors import ComponentError, ConfigError, DataError
+from .errors import ComponentError, ConfigError, DataError, DeltaRuleError, PluginError
+from .faults import component_suspect, describe_exception, plugin_fault, probe, run_suspects
 from .io.data import holdout
 from .loop import State, run_epochs
 from .network import Network
@@ -128,6 +129,7 @@ class Trainer:
         self.result: TrainResult | None = None
         self._rng = None
         self._split_rows = None
+        self._probed = None  # (network, batch rows) the components were last probed on
         # resolve names now, so an unknown name fails before any data is read
         self._loss = self._component("losses", self.config["loss"])
         self._optimizer_factory = self._resolve_optimizer()
@@ -235,6 +237,13 @@ class Trainer:
                 f"optimizer {getattr(factory, 'name', factory)!r} rejected options "
                 f"{options}: {exc}"
             ) from None
+        except DeltaRuleError:
+            raise
+        except Exception as exc:
+            suspect = component_suspect(self.catalogue, "optimizers", factory)
+            raise PluginError(f"{suspect.who()} failed before the first epoch: "
+                              f"{suspect.target('call')} (building the optimizer) raised "
+                              f"{describe_exception(exc)}") from exc
         if not callable(getattr(opt, "step", None)):
             raise ComponentError(
                 f"optimizer {getattr(factory, 'name', factory)!r} built {opt!r}, "
@@ -291,8 +300,15 @@ class Trainer:
         if callable(check):
             try:
                 check(y)
+            except DeltaRuleError:
+                raise
             except ValueError as exc:
                 raise DataError(f"{what}: {exc}") from None
+            except Exception as exc:
+                suspect = component_suspect(self.catalogue, "losses", self._loss)
+                raise PluginError(f"{suspect.who()} failed before the first epoch: "
+                                  f"{suspect.target('check_targets()')} raised "
+                                  f"{describe_exception(exc)}") from exc
 
     def _split(self, Xm, ym, rng, fresh: bool):
         """Hold out ``validation_split`` of the rows.
@@ -309,16 +325,25 @@ class Trainer:
         dtype = np.dtype(self.config["dtype"])
         acts = self._activations_for(len(layers) - 1)
         if self._init is None:
-            params = self.config["init"]
-        else:
+            return Network(layers, acts, self.config["init"], dtype)
+        suspect = component_suspect(self.catalogue, "initializers", self._init)
+        try:
             params = self._init(layers, rng, dtype)
-        return Network(layers, acts, params, dtype)
+        except Exception as exc:
+            raise PluginError(f"{suspect.who()} failed before the first epoch: "
+                              f"{suspect.target('call')} raised "
+                              f"{describe_exception(exc)}") from exc
+        try:
+            return Network(layers, acts, params, dtype)
+        except DataError as exc:  # the initializer's result does not fit the layers
+            raise PluginError(f"{suspect.who()} failed before the first epoch: "
+                              f"{suspect.target('call')} returned parameters that do not "
+                              f"fit layers={list(layers)}: {exc}") from exc
 
     # -- running -------------------------------------------------------
     def fit(self, X, y, *, validation_data=None) -> TrainResult:
         """Train from freshly initialised parameters; return the result."""
-        for _ in self._run(X, y, validation_data, fresh=True, epochs=None):
-            pass
+        _drain(self._run(X, y, validation_data, fresh=True, epochs=None))
         return self.result
 
     def steps(self, X, y, *, validation_data=None) -> Iterator[State]:
@@ -334,9 +359,7 @@ class Trainer:
     def partial_fit(self, X, y, *, epochs: int = 1, validation_data=None) -> TrainResult:
         """Run ``epochs`` more epochs from the current parameters (warm start)."""
         epochs = check_positive(epochs, "epochs", integer=True)
-        for _ in self._run(X, y, validation_data, fresh=self.network is None,
-                           epochs=epochs):
-            pass
+        _drain(self._run(X, y, validation_data, fresh=self.network is None, epochs=epochs))
         return self.result
 
     def _run(self, X, y, validation_data, *, fresh: bool, epochs, caller_code=False):
@@ -357,9 +380,24 @@ class Trainer:
         run_cfg = dict(cfg, layers=list(layers))
         if epochs is not None:
             run_cfg["max_epochs"] = epochs
+        rows = min(len(Xm), cfg["batch_size"] or len(Xm))
+        if self._probed != (id(net), rows):
+            # the component contract, on this run's shapes, before the first epoch
+            probe(net, self._loss, self.optimizer, Xm[:rows], ym[:rows],
+                  catalogue=self.catalogue, optimizer_factory=self._optimizer_factory)
+            self._probed = (id(net), rows)
         state = State(net, run_cfg, capacity=min(run_cfg["max_epochs"] or 0, 1 << 16))
+
+        def on_fault(exc, epoch):
+            suspects = run_suspects(self.registry, self.catalogue, net, self._loss,
+                                    self.optimizer, self._optimizer_factory)
+            return plugin_fault(exc, epoch=epoch, suspects=suspects, reprobe=lambda: probe(
+                net, self._loss, self.optimizer, Xm[:rows], ym[:rows],
+                catalogue=self.catalogue, optimizer_factory=self._optimizer_factory,
+                epoch=epoch))
+
         gen = run_epochs(self.registry, net, self._loss, self.optimizer, Xm, ym, val, state,
-                         rng, caller_code=caller_code)
+                         rng, caller_code=caller_code, on_fault=on_fault)
         try:
             yield from gen
         finally:
@@ -377,6 +415,24 @@ class Trainer:
                     "optimizer": getattr(self.optimizer, "name", type(self.optimizer).__name__),
                 },
             )
+
+
+def _drain(run) -> None:
+    """Run the generator ``run`` to its end.
+
+    A Ctrl-C that lands between two epochs (outside the generator) is thrown
+    into it, so it ends the run like one landing inside an epoch: stop reason
+    ``"interrupted"``, the parameters reached kept.  One raised before or
+    after the epochs propagates.
+    """
+    try:
+        for _ in run:
+            pass
+    except KeyboardInterrupt as exc:
+        try:
+            run.throw(exc)
+        except StopIteration:
+            pass
 
 
 def train(X, y, layers=None, *, activation="sigmoid", loss="mse", optimizer="sgd",

@@ -217,11 +217,15 @@ def check_output(path, option: str, *, inputs: Iterable = (), size: int = 0) -> 
     os.close(fd)
     _unlink_quietly(name)
     if size:
-        _check_room(folder, size, shown)
+        check_room(p, size, option)
     return p
 
 
-def _check_room(folder: Path, size: int, shown: str) -> None:
+def check_room(path, size: int, option: str) -> None:
+    """Refuse, before any work, to write ``size`` bytes at ``path`` when the
+    folder's disk has less free space or the file-size limit is lower."""
+    shown = f"{option} {str(path)}"
+    folder = Path(path).parent if str(Path(path).parent) else Path(".")
     soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0] if resource else -1
     if soft not in (-1, getattr(resource, "RLIM_INFINITY", -1)) and soft < size:
         raise ConfigError(

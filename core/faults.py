@@ -66,9 +66,12 @@ class Suspect:
     origin: str = ""               # "user", "builtin", "entry point …"
     obj: Any = None                # the component instance (its methods' ``self``)
     codes: dict = field(default_factory=dict)  # code object -> method or hook name
+    described: str = ""            # overrides who(): "one of the plugins 'a' or 'b'"
 
     def who(self) -> str:
         """``plugin 'x' (user)``, or ``activation 'y' (given in code)``."""
+        if self.described:
+            return self.described
         if self.plugin is None:
             return f"{self.what} (given in code)"
         return f"plugin {self.plugin!r}" + (f" ({self.origin})" if self.origin else "")
@@ -227,15 +230,23 @@ def plugin_fault(exc: BaseException, *, epoch: int, suspects, reprobe=None
     return None
 
 
-def bad_stop_answer(call, answer, registry, epoch: int) -> PluginError:
-    """The error for a stop criterion that answered neither ``None`` nor a reason."""
-    plugin, origin = None, ""
-    if registry is not None:
-        impls = registry.implementations("deltarule_stop", wrappers="defer") or []
-        for impl in impls:
-            if impl.call is call:
-                plugin, origin = impl.plugin, impl.origin
-    suspect = Suspect(None, plugin or "<unknown>", origin)
+def bad_stop_answer(call, answer, implementations, epoch: int) -> PluginError:
+    """The error for a stop criterion that answered neither ``None`` nor a reason.
+
+    ``implementations``: the registry's plain calls of ``deltarule_stop``, one
+    of which is ``call``; or the registry itself when pluggy ran the hook
+    (wrappers), which does not say whose answer is whose.
+    """
+    impls = implementations
+    if hasattr(impls, "pm"):  # a registry: name every implementation, unsure which
+        names = [i.plugin_name for i in impls.pm.hook.deltarule_stop.get_hookimpls()
+                 if not (i.hookwrapper or getattr(i, "wrapper", False))]
+        suspect = Suspect(None, names[0] if len(names) == 1 else None, described=(
+            f"one of the plugins {' or '.join(repr(n) for n in names)}"))
+    else:
+        impl = next((i for i in impls or () if i.call is call), None)
+        suspect = Suspect(None, impl.plugin if impl else "<unknown>",
+                          impl.origin if impl else "")
     return _error(suspect, "deltarule_stop()",
                   f"returned {answer!r}; a stop criterion returns None to go on or a "
                   "non-empty string, the stop reason", epoch)
@@ -414,14 +425,15 @@ def _probe_optimizer(p, s, optimizer, theta, grad) -> None:
     except Exception:  # an optimizer that cannot be copied is not probed
         return
     params, grads = [theta.copy()], [grad.copy()]
+    mine = params[0]
     try:
         opt.step(params, grads)
     except Exception as exc:
         p.fail(s, "step()", f"raised {describe_exception(exc)}", exc)
-    if params[0].shape != theta.shape or params[0].dtype != theta.dtype:
-        p.fail(s, "step()", "replaced the parameter array; step must update params in "
-                            "place")
-    if not np.isfinite(params[0]).all():
+    if params[0] is not mine:
+        p.fail(s, "step()", "replaced the parameter array instead of updating it; step "
+                            "must update each array of params in place")
+    if not np.isfinite(mine).all():
         p.fail(s, "step()", "left NaN or infinite parameters after one step from finite "
                             "parameters and gradients")
     if not np.array_equal(grads[0], grad):

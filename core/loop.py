@@ -163,7 +163,8 @@ def run_epochs(registry, net: Network, loss_c, optimizer, X, y, val, state: Stat
     backup = [theta.copy(), theta.copy()]
 
     stop_hook = pm.hook.deltarule_stop
-    stop_fns = _direct_calls(registry, "deltarule_stop")
+    stop_impls = registry.implementations("deltarule_stop", wrappers="defer")
+    stop_fns = None if stop_impls is None else [impl.call for impl in stop_impls]
     epoch_end = pm.hook.deltarule_epoch_end
     end_fns = _direct_calls(registry, "deltarule_epoch_end")
     has_end = bool(epoch_end.get_hookimpls())
@@ -221,7 +222,7 @@ def run_epochs(registry, net: Network, loss_c, optimizer, X, y, val, state: Stat
                             answer = f(state)
                             if answer is not None:
                                 if type(answer) is not str or not answer:
-                                    raise bad_stop_answer(f, answer, registry, epoch)
+                                    raise bad_stop_answer(f, answer, stop_impls, epoch)
                                 if reason is None:
                                     reason = answer
                 if reason is not None:

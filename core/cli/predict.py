@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from .parser import data_selection
 from . import outputs
+from .parser import EXIT_ERROR, data_selection
 from .train import Data, load_data
 
 
@@ -77,7 +77,10 @@ def cmd_predict(args) -> int:
     if out is not None:
         guard = getattr(args, "signal_guard", None)
         with guard.deferred() if guard else contextlib.nullcontext():
-            atomic_write(out, lambda fh: write_csv(fh, header, rows), text=True)
+            try:
+                atomic_write(out, lambda fh: write_csv(fh, header, rows), text=True)
+            except OSError as exc:
+                return _unwritten("--out", out, exc)
     else:
         write_csv(sys.stdout, header, rows)
     return 0
@@ -103,10 +106,21 @@ def cmd_plot(args) -> int:
         raise ConfigError("--target and --columns select columns of DATA; give a data file")
     guard = getattr(args, "signal_guard", None)
     with guard.deferred() if guard else contextlib.nullcontext():
-        path = save_figure(
+        try:
+            path = save_figure(
             out, history=arrays.get(HISTORY_KEY, ()),
-            val_history=arrays.get(VAL_HISTORY_KEY, ()), network=net, X=X, y=y,
-            names=names, title=f"{Path(args.model).name}: {'-'.join(map(str, net.layers))}",
-        )
+                val_history=arrays.get(VAL_HISTORY_KEY, ()), network=net, X=X, y=y,
+                names=names,
+                title=f"{Path(args.model).name}: {'-'.join(map(str, net.layers))}",
+            )
+        except OSError as exc:
+            return _unwritten("--out", out, exc)
     print(f"wrote {path}")
     return 0
+
+
+def _unwritten(option: str, path, exc: OSError) -> int:
+    """One line for an output that could not be written (it is left as it was)."""
+    print(f"deltarule: error: cannot write {option} {str(path)!r}: "
+          f"{exc.strerror or exc}; the file is left as it was", file=sys.stderr)
+    return EXIT_ERROR

@@ -119,6 +119,7 @@ class Split:
 MAX_DATA_BYTES = 1 << 30  # a data file: 1 GiB of text, or of .npz arrays decompressed
 MAX_DATA_VALUES = 1 << 27  # numbers in a table: 1 GiB as float64
 _BLOCK_ROWS = 4096  # CSV rows parsed into one float64 block (bounds the Python objects)
+_PIECE_CHARS = 1 << 20  # a long line is read in pieces of this many characters
 
 
 def read_table(path) -> Table:
@@ -157,19 +158,30 @@ def read_table(path) -> Table:
 def _bounded_lines(stream, source: str, limit: int):
     """The lines of a text stream, refusing more than ``limit`` characters in all.
 
-    ``readline(n)`` never reads past ``n`` characters, so a stream without
-    line ends (``/dev/zero`` on standard input) stops at the limit too.
+    Lines are read in pieces of at most :data:`_PIECE_CHARS` characters, so a
+    stream without line ends (``/dev/zero`` on standard input) is stopped by
+    the limit, or at once by its NUL bytes, never read whole into memory.
     """
-    left = limit
+    left, number, pieces = limit, 0, []
     while True:
-        line = stream.readline(left + 1)
-        if not line:
+        want = min(left + 1, _PIECE_CHARS)
+        piece = stream.readline(want)
+        if not piece:
+            if pieces:
+                yield "".join(pieces)
             return
-        left -= len(line)
+        left -= len(piece)
         if left < 0:
             raise DataError(f"{source} is too large (more than {limit} characters, "
                             f"limit {limit})")
-        yield line
+        if "\0" in piece:
+            raise DataError(f"{source}: line {number + 1} holds NUL bytes, so it is not "
+                            "CSV text")
+        pieces.append(piece)
+        if len(piece) < want or piece[-1] in "\r\n":
+            number += 1
+            yield pieces[0] if len(pieces) == 1 else "".join(pieces)
+            pieces = []
 
 
 def _read_delimited(lines, source: str, delimiter: str) -> Table:

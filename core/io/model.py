@@ -118,8 +118,12 @@ def read_model(path, *, histories: bool = False) -> ModelFile:
     decompressed.  Raises :class:`ModelFileError` naming what is wrong.
     """
     shown = repr(str(path))
-    if not os.path.exists(path):
-        raise ModelFileError(f"model file {shown} does not exist")
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        raise ModelFileError(f"model file {shown} does not exist") from None
+    except OSError:
+        pass  # the reader says what it is (permission denied, …)
     with NpzArchive(path, ModelFileError, "a deltarule model") as npz:
         if META_KEY not in npz.arrays:
             raise ModelFileError(

@@ -305,9 +305,24 @@ class _Probe:
             return False
 
 
+def _private_copies(components) -> dict | None:
+    """``{id(original): deep copy}``, or ``None`` if one cannot be copied."""
+    memo: dict = {}
+    copies = {}
+    for comp in components:
+        if id(comp) not in copies:
+            try:
+                copies[id(comp)] = copy.deepcopy(comp, memo)
+            except Exception:
+                return None
+    return copies
+
+
 def _kind(value) -> str:
     if value is None:
         return "None"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
     if isinstance(value, (numbers.Number, np.generic)):
         return f"the scalar {value!r}"
     return f"a {type(value).__name__}"
@@ -323,39 +338,47 @@ def probe(net, loss, optimizer, X, y, *, catalogue=None, optimizer_factory=None,
     """Check every component of a run on its real shapes; raise :class:`PluginError`.
 
     ``X`` ``(n, n_0)`` and ``y`` ``(n, n_L)`` are the rows of one batch in
-    the run's dtype.  Nothing of the run is modified: the parameters are
-    read, the optimizer is copied, every buffer is the probe's own.
+    the run's dtype.  Nothing of the run is modified: the components are
+    called on deep copies (a component may keep state, e.g. count its
+    calls), the parameters are only read, every buffer is the probe's own.
+    Components that cannot be copied are not probed.
     """
+    copies = _private_copies([*net.activations, loss])
+    if copies is None:
+        return
     p = _Probe(catalogue, net.dtype, epoch)
     dt, n = net.dtype, len(X)
     a_prev = X
     zs, As = [], []
     for W, b, act in zip(net.weights, net.biases, net.activations):
         s = component_suspect(catalogue, "activations", act)
+        mine = copies[id(act)]
         z = a_prev @ W + b
         shape = z.shape
-        a = p.call(s, "forward", act.forward, (z.copy(),), shape,
+        a = p.call(s, "forward", mine.forward, (z.copy(),), shape,
                    tame=(_tame(shape, dt),))
         zs.append(z)
         As.append(a)
         g = np.full(shape, 1.0 / max(1, n), dtype=dt)
-        if callable(getattr(act, "derivative", None)):
+        if callable(getattr(mine, "derivative", None)):
             tz = _tame(shape, dt)
-            p.call(s, "derivative", act.derivative, (z.copy(), a.copy()), shape,
+            p.call(s, "derivative", mine.derivative, (z.copy(), a.copy()), shape,
                    tame=(tz, tz.copy()))
-        elif callable(getattr(act, "vjp", None)):
-            p.call(s, "vjp", act.vjp, (z.copy(), a.copy(), g), shape)
+        elif callable(getattr(mine, "vjp", None)):
+            p.call(s, "vjp", mine.vjp, (z.copy(), a.copy(), g), shape)
         a_prev = a
     y_hat = As[-1]
     s = component_suspect(catalogue, "losses", loss)
+    mine = copies[id(loss)]
+    y = y.copy()
     tame_y = (np.clip(y, -1, 1).astype(dt), _tame(y_hat.shape, dt, 0.05, 0.95))
-    _probe_value(p, s, "value", loss.value, (y, y_hat.copy()), tame_y)
-    p.call(s, "gradient", loss.gradient, (y, y_hat.copy()), y_hat.shape, tame=tame_y)
-    vg = getattr(loss, "value_and_gradient", None)
+    _probe_value(p, s, "value", mine.value, (y, y_hat.copy()), tame_y)
+    p.call(s, "gradient", mine.gradient, (y, y_hat.copy()), y_hat.shape, tame=tame_y)
+    vg = getattr(mine, "value_and_gradient", None)
     if callable(vg):
         _probe_value_and_gradient(p, s, vg, y, y_hat, tame_y)
-    fused = getattr(loss, "fused_delta", None)
-    kernel = fused(net.activations[-1]) if callable(fused) else None
+    fused = getattr(mine, "fused_delta", None)
+    kernel = fused(copies[id(net.activations[-1])]) if callable(fused) else None
     if kernel is not None:
         out = np.full(y_hat.shape, np.nan, dtype=dt)
         where = "fused_delta() kernel"
@@ -386,8 +409,7 @@ def _check_scalar(p, s, where, value, fn=None, tame=None) -> None:
     if isinstance(value, bool) or not (
             isinstance(value, (numbers.Real, np.floating, np.integer))
             or (arr is not None and arr.ndim == 0 and arr.dtype.kind in "fiu")):
-        p.fail(s, where, f"returned {_kind(value) if arr is None else 'an array of shape ' + str(arr.shape)}; "
-                         "a loss value is one real number")
+        p.fail(s, where, f"returned {_kind(value)}; a loss value is one real number")
     if not math.isfinite(float(value)):
         try:
             tame_ok = fn is not None and math.isfinite(float(fn(*tame)))
@@ -413,8 +435,8 @@ def _probe_value_and_gradient(p, s, vg, y, y_hat, tame) -> None:
     _check_scalar(p, s, where, pair[0])
     grad = out if out is not None else pair[1]
     if not isinstance(grad, np.ndarray) or grad.shape != y_hat.shape:
-        p.fail(s, where, f"gave a gradient of {_kind(grad) if not isinstance(grad, np.ndarray) else 'shape ' + str(grad.shape)}; "
-                         f"it must have the outputs' shape {y_hat.shape}")
+        p.fail(s, where, f"gave as gradient {_kind(grad)}; it must be an array of the "
+                         f"outputs' shape {y_hat.shape}")
     if not np.isfinite(grad).all():
         p.fail(s, where, "gave a gradient with NaN or infinite values for finite input")
 

@@ -129,7 +129,7 @@ class Trainer:
         self.result: TrainResult | None = None
         self._rng = None
         self._split_rows = None
-        self._probed = None  # (network, batch rows) the components were last probed on
+        self._probed = None  # the batch rows the components were last probed on
         # resolve names now, so an unknown name fails before any data is read
         self._loss = self._component("losses", self.config["loss"])
         self._optimizer_factory = self._resolve_optimizer()
@@ -381,11 +381,12 @@ class Trainer:
         if epochs is not None:
             run_cfg["max_epochs"] = epochs
         rows = min(len(Xm), cfg["batch_size"] or len(Xm))
-        if self._probed != (id(net), rows):
+        if fresh or self._probed != rows:
             # the component contract, on this run's shapes, before the first epoch
+            # (partial_fit continuing on batches of the same size needs no new probe)
             probe(net, self._loss, self.optimizer, Xm[:rows], ym[:rows],
                   catalogue=self.catalogue, optimizer_factory=self._optimizer_factory)
-            self._probed = (id(net), rows)
+            self._probed = rows
         state = State(net, run_cfg, capacity=min(run_cfg["max_epochs"] or 0, 1 << 16))
 
         def on_fault(exc, epoch):

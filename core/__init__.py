@@ -20,13 +20,15 @@ from .errors import (
     ModelFileError,
     PluginError,
     UnknownComponentError,
+    UnknownOptionError,
 )
 from .catalogue import Catalogue
+from .config import Option
 from .hookspecs import hookimpl, hookspec
 from .io.model import load, save
 from .loop import State
 from .network import Network
-from .registry import Registry, load_object, make_plugin_manager
+from .registry import Registry, load_object, make_plugin_manager, make_registry
 from .trainer import Trainer, TrainResult, train
 from .version import __version__
 
@@ -41,17 +43,20 @@ __all__ = [
     "MissingDependencyError",
     "ModelFileError",
     "Network",
+    "Option",
     "PluginError",
     "Registry",
     "State",
     "TrainResult",
     "Trainer",
     "UnknownComponentError",
+    "UnknownOptionError",
     "hookimpl",
     "hookspec",
     "load",
     "load_object",
     "make_plugin_manager",
+    "make_registry",
     "save",
     "train",
     "__version__",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ComponentClashError, ConfigError, PluginError, UnknownComponentError
-from .protocols import FAMILIES, SINGULAR, validate_component
+from .protocols import FAMILIES, SINGULAR, capabilities, validate_component
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def configure(component, options: dict):
     """A copy of ``component`` with ``options`` applied (``(name, options)`` form)."""
     if not isinstance(options, dict):
         raise ConfigError(f"component options must be a dict, got {options!r}")
-    if hasattr(component, "configure"):
+    if capabilities(component).configure:
         return component.configure(**options)
     cls = type(component)
     try:
@@ -130,5 +130,4 @@ def configure(component, options: dict):
 
 def current_options(component) -> dict:
     """The options a component was built with (its ``options()``), else ``{}``."""
-    opts = getattr(component, "options", None)
-    return dict(opts()) if callable(opts) else {}
+    return dict(component.options()) if capabilities(component).options else {}

@@ -9,7 +9,6 @@ from the run's log.
 from __future__ import annotations
 
 import copy
-import inspect
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -17,24 +16,15 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from . import config
 from .catalogue import is_pair
-from .config import DEFAULTS
 from .errors import ComponentError, ConfigError, DataError, DeltaRuleError, PluginError
 from .faults import component_suspect, describe_exception, plugin_fault, probe, run_suspects
-from .io.data import holdout
-from .loop import State, run_epochs
+from .loop import Run, RunLog, State
 from .network import Network
-from .protocols import validate_component
-from .registry import Registry, make_plugin_manager
-from .threads import check_threads
-from .validation import (
-    as_dtype,
-    as_matrix,
-    check_layers,
-    check_network_memory,
-    check_positive,
-    check_xy,
-)
+from .protocols import capabilities, validate_component
+from .registry import Registry, make_registry
+from .validation import as_matrix, check_network_memory, check_positive, check_xy
 
 
 @dataclass
@@ -54,6 +44,20 @@ class TrainResult:
     elapsed: float = 0.0
     config: dict = field(default_factory=dict)
     components: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_log(cls, log: RunLog, network: Network, config: dict,
+                 components: dict) -> "TrainResult":
+        """The result of a run from its :class:`~deltarule.loop.RunLog`."""
+        return cls(
+            network=network,
+            history=log.history.tolist(),
+            val_history=log.val_history.tolist(),
+            stop_reason=log.stop_reason or "caller",
+            elapsed=log.elapsed,
+            config=config,
+            components=components,
+        )
 
     @property
     def params(self) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -87,42 +91,36 @@ class Trainer:
     optimizer, so :meth:`partial_fit` continues where :meth:`fit` stopped.
     Two trainers never share anything.
 
-    Options (defaults in brackets):
+    ``options`` are the run options of :mod:`deltarule.config` — each
+    defined there once, with its default and check (the table is in
+    docs/components.md, "Run options") — plus those the registered plugins
+    declare with ``deltarule_options``.  In short: ``layers``, the
+    components ``activation``, ``loss``, ``optimizer``, ``init`` (a name, a
+    ``(name, {options})`` pair or an object), ``lr`` and
+    ``optimizer_options``, the stop criteria ``max_epochs``, ``target_loss``,
+    ``patience``/``min_delta``, ``time_budget``, ``gradient_tol``,
+    ``batch_size``/``shuffle``, ``validation_split`` (or ``validation_data=``
+    in :meth:`fit`), ``seed``, ``dtype`` and ``threads``.  :attr:`options`
+    holds this trainer's :class:`~deltarule.Option` objects by name and
+    :attr:`config` the values in force.
 
-    - ``layers``: widths ``[n_inputs, hidden..., n_outputs]`` [inferred:
-      ``[n_features, 3, n_outputs]``, the document's hidden width];
-    - ``activation`` ["sigmoid"], ``loss`` ["mse"], ``optimizer`` ["sgd"],
-      ``init`` ["randn"]: a name, a ``(name, {options})`` pair, or a
-      component object; ``activation`` may also be a list, one per layer;
-      ``init`` may also be an explicit ``[(W1, b1), ...]``;
-    - ``lr`` [0.1] and ``optimizer_options`` [None]: the optimizer's
-      hyper-parameters;
-    - stop criteria: ``max_epochs`` [10000], ``target_loss``, ``patience`` with
-      ``min_delta`` [0.0], ``time_budget`` (seconds), ``gradient_tol``;
-    - ``batch_size`` [None: full batch], ``shuffle`` [True];
-    - ``validation_split`` (a fraction held out) or ``validation_data=`` in
-      :meth:`fit`;
-    - ``seed`` [None]: int or Generator, the only source of randomness;
-    - ``dtype`` ["float64"] or "float32", end to end;
-    - ``threads`` [None]: cap the BLAS threads during the run (threadpoolctl);
-    - ``plugins``: objects, modules or ``"module:attr"`` paths for this
-      trainer only; ``entry_points`` [None: unless
-      ``DELTARULE_DISABLE_PLUGIN_AUTOLOAD`` is set] loads the ``deltarule``
-      entry-point group.
+    ``plugins``: objects, modules or ``"module:attr"`` paths for this
+    trainer only; ``entry_points`` [None: unless
+    ``DELTARULE_DISABLE_PLUGIN_AUTOLOAD`` is set] loads the ``deltarule``
+    entry-point group.
     """
 
     def __init__(self, layers=None, *, plugins: Sequence[Any] = (),
                  entry_points: bool | None = None, **options):
-        unknown = sorted(set(options) - set(DEFAULTS))
-        if unknown:
-            raise TypeError(
-                f"unknown training option(s) {unknown}; known options: "
-                f"{', '.join(sorted(DEFAULTS))}"
-            )
-        self.layers = None if layers is None else check_layers(layers)
-        self.config = {**DEFAULTS, **options}
-        self.registry: Registry = make_plugin_manager(plugins, entry_points=entry_points)
-        self._check_config()
+        self.registry: Registry = make_registry(plugins, entry_points=entry_points)
+        #: every option this trainer accepts: the core ones and its plugins' (by name)
+        self.options = config.declared(self.registry)
+        self.config = config.resolve(
+            {**options, "layers": layers},
+            self.options,
+        )
+        self.layers = self.config["layers"]
+        config.check_can_stop(self.config, self.options, self._has_third_party_stop())
         self.catalogue = self.registry.catalogue()
         self.network: Network | None = None
         self.optimizer = None
@@ -130,6 +128,9 @@ class Trainer:
         self._rng = None
         self._split_rows = None
         self._probed = None  # the batch rows the components were last probed on
+        #: ``(train_rows, validation_rows)`` of the last run's ``validation_split``
+        #: (index arrays into the X given to fit), or ``None``
+        self.validation_rows: tuple[np.ndarray, np.ndarray] | None = None
         # resolve names now, so an unknown name fails before any data is read
         self._loss = self._component("losses", self.config["loss"])
         self._optimizer_factory = self._resolve_optimizer()
@@ -149,64 +150,11 @@ class Trainer:
         self._acts = [self._component("activations", a) for a in acts]
 
     # -- configuration -------------------------------------------------
-    def _check_config(self) -> None:
-        c = self.config
-        c["lr"] = check_positive(c["lr"], "lr (the learning rate)")
-        c["max_epochs"] = check_positive(c["max_epochs"], "max_epochs", integer=True,
-                                         allow_none=True)
-        c["batch_size"] = check_positive(c["batch_size"], "batch_size", integer=True,
-                                         allow_none=True)
-        c["patience"] = check_positive(c["patience"], "patience", integer=True,
-                                       allow_none=True)
-        c["time_budget"] = check_positive(c["time_budget"], "time_budget (seconds)",
-                                          allow_none=True)
-        c["gradient_tol"] = check_positive(c["gradient_tol"], "gradient_tol",
-                                           allow_none=True)
-        if c["target_loss"] is not None:
-            t = c["target_loss"]
-            if isinstance(t, bool) or not isinstance(t, (int, float, np.floating)) \
-                    or math.isnan(t):
-                raise ConfigError(f"target_loss must be a number or None, got {t!r}")
-            c["target_loss"] = float(t)
-        md = c["min_delta"]
-        if isinstance(md, bool) or not isinstance(md, (int, float, np.floating)) \
-                or not md >= 0:
-            raise ConfigError(f"min_delta must be a number ≥ 0, got {md!r}")
-        vs = c["validation_split"]
-        if vs is not None and (isinstance(vs, bool) or not isinstance(vs, numbers.Real)
-                               or not 0 < vs < 1):
-            raise ConfigError(
-                f"validation_split must be a fraction strictly between 0 and 1, got {vs!r}"
-            )
-        if c["max_epochs"] is None and all(
-            c[k] is None for k in ("target_loss", "patience", "time_budget", "gradient_tol")
-        ) and not self._has_third_party_stop():
-            raise ConfigError(
-                "max_epochs=None with no other stop criterion would train forever; "
-                "set max_epochs, target_loss, patience, time_budget or gradient_tol"
-            )
-        c["dtype"] = as_dtype(c["dtype"]).name
-        c["threads"] = check_threads(c["threads"])
-        seed = c["seed"]
-        if isinstance(seed, bool) or (
-            seed is not None and not isinstance(seed, (int, np.integer, np.random.Generator,
-                                                       np.random.SeedSequence))
-        ) or (isinstance(seed, (int, np.integer)) and seed < 0):
-            raise ConfigError(
-                f"seed must be a non-negative int, a numpy.random.Generator or None, "
-                f"got {seed!r}"
-            )
-        opts = c["optimizer_options"]
-        if opts is not None and not isinstance(opts, dict):
-            raise ConfigError(
-                f"optimizer_options must be a dict such as {{'beta1': 0.9}}, got {opts!r}"
-            )
-
     def _has_third_party_stop(self) -> bool:
-        return any(
-            self.registry.origins.get(impl.plugin_name) != "builtin"
-            for impl in self.registry.pm.hook.deltarule_stop.get_hookimpls()
-        )
+        impls = self.registry.implementations("deltarule_stop", wrappers="defer")
+        if impls is None:
+            return True  # only a user plugin can add a wrapper
+        return any(impl.origin != "builtin" for impl in impls)
 
     def _component(self, family: str, spec):
         """A component from a name, a ``(name, options)`` pair or an object."""
@@ -216,7 +164,7 @@ class Trainer:
         spec = self.config["optimizer"]
         if isinstance(spec, str) or is_pair(spec):
             return self._component("optimizers", spec if isinstance(spec, str) else spec[0])
-        if callable(getattr(spec, "step", None)) and not inspect.isclass(spec):
+        if capabilities(spec).step:
             return spec  # a built optimizer: deep-copied per run
         validate_component(spec, "optimizers")
         return spec
@@ -224,7 +172,7 @@ class Trainer:
     def _build_optimizer(self):
         spec = self.config["optimizer"]
         factory = self._optimizer_factory
-        if callable(getattr(factory, "step", None)) and not inspect.isclass(factory):
+        if capabilities(factory).step:
             return copy.deepcopy(factory)
         options = dict(self.config["optimizer_options"] or {})
         if is_pair(spec):
@@ -244,7 +192,7 @@ class Trainer:
             raise PluginError(f"{suspect.who()} failed before the first epoch: "
                               f"{suspect.target('call')} (building the optimizer) raised "
                               f"{describe_exception(exc)}") from exc
-        if not callable(getattr(opt, "step", None)):
+        if not capabilities(opt).step:
             raise ComponentError(
                 f"optimizer {getattr(factory, 'name', factory)!r} built {opt!r}, "
                 "which has no step(params, grads) method"
@@ -296,10 +244,9 @@ class Trainer:
 
     def _check_targets(self, y, what: str) -> None:
         """The loss's own once-per-run check of the targets, if it has one."""
-        check = getattr(self._loss, "check_targets", None)
-        if callable(check):
+        if capabilities(self._loss).check_targets:
             try:
-                check(y)
+                self._loss.check_targets(y)
             except DeltaRuleError:
                 raise
             except ValueError as exc:
@@ -310,15 +257,17 @@ class Trainer:
                                   f"{suspect.target('check_targets()')} raised "
                                   f"{describe_exception(exc)}") from exc
 
-    def _split(self, Xm, ym, rng, fresh: bool):
-        """Hold out ``validation_split`` of the rows.
+    def _split(self, Xm, ym, split_rng, fresh: bool):
+        """Hold out ``validation_split`` of the rows, drawn from ``split_rng()``.
 
         The rows drawn by :meth:`fit` are kept for :meth:`partial_fit` on data
         of the same length, so validation rows never leak into training.
         """
         if fresh or self._split_rows is None or self._split_rows[0] != len(Xm):
-            self._split_rows = (len(Xm), *holdout(len(Xm), self.config["validation_split"], rng))
+            rows = holdout(len(Xm), self.config["validation_split"], split_rng())
+            self._split_rows = (len(Xm), *rows)
         _, tr, va = self._split_rows
+        self.validation_rows = (tr.copy(), va.copy())
         return Xm[tr], ym[tr], (Xm[va], ym[va])
 
     def _new_network(self, layers, rng) -> Network:
@@ -368,8 +317,9 @@ class Trainer:
         if fresh or self._rng is None:
             self._rng = np.random.default_rng(cfg["seed"])
         rng = self._rng
+        self.validation_rows = None
         if val is None and cfg["validation_split"] is not None:
-            Xm, ym, val = self._split(Xm, ym, rng, fresh)
+            Xm, ym, val = self._split(Xm, ym, lambda: split_stream(rng), fresh)
         if fresh:
             # the parameters and the workspace's buffers must fit, checked before either
             rows = min(len(Xm), cfg["batch_size"] or len(Xm))
@@ -387,9 +337,9 @@ class Trainer:
             probe(net, self._loss, self.optimizer, Xm[:rows], ym[:rows],
                   catalogue=self.catalogue, optimizer_factory=self._optimizer_factory)
             self._probed = rows
-        state = State(net, run_cfg, capacity=min(run_cfg["max_epochs"] or 0, 1 << 16))
 
         def on_fault(exc, epoch):
+            """A PluginError naming the plugin behind ``exc``, if one can be found."""
             suspects = run_suspects(self.registry, self.catalogue, net, self._loss,
                                     self.optimizer, self._optimizer_factory)
             return plugin_fault(exc, epoch=epoch, suspects=suspects, reprobe=lambda: probe(
@@ -397,25 +347,20 @@ class Trainer:
                 catalogue=self.catalogue, optimizer_factory=self._optimizer_factory,
                 epoch=epoch))
 
-        gen = run_epochs(self.registry, net, self._loss, self.optimizer, Xm, ym, val, state,
-                         rng, caller_code=caller_code, on_fault=on_fault)
+        run = Run(self.registry, net, self._loss, self.optimizer, Xm, ym, val, run_cfg, rng,
+                  on_fault=on_fault)
+        log, gen = run.log, run.epochs(caller_code=caller_code)
+        del run  # the workspaces go with the generator, before the result is built
         try:
             yield from gen
         finally:
             gen.close()
-            self.result = TrainResult(
-                network=net.copy(),
-                history=state.history.tolist(),
-                val_history=state.val_history.tolist(),
-                stop_reason=state.stop_reason or "caller",
-                elapsed=state.elapsed,
-                config=run_cfg,
-                components={
-                    "activations": [a.name for a in net.activations],
-                    "loss": self._loss.name,
-                    "optimizer": getattr(self.optimizer, "name", type(self.optimizer).__name__),
-                },
-            )
+            del gen
+            self.result = TrainResult.from_log(log, net.copy(), run_cfg, {
+                "activations": [a.name for a in net.activations],
+                "loss": self._loss.name,
+                "optimizer": getattr(self.optimizer, "name", type(self.optimizer).__name__),
+            })
 
 
 def _drain(run) -> None:
@@ -434,6 +379,49 @@ def _drain(run) -> None:
             run.throw(exc)
         except StopIteration:
             pass
+
+
+def split_stream(rng: np.random.Generator) -> np.random.Generator:
+    """The stream the validation rows are drawn from: a child of the run's seed.
+
+    Stream layout of a run with ``seed``: the run's generator
+    ``default_rng(seed)`` draws the initial weights, then every epoch's
+    shuffle of the rows; the validation rows come from its first child
+    stream (``SeedSequence(seed).spawn(1)[0]`` for an int seed), which
+    draws nothing from the run's generator.  So the initial weights and the
+    shuffles are the same with and without ``validation_split``, and the
+    command line and the library hold out the same rows for the same seed.
+    """
+    seed_seq = getattr(rng.bit_generator, "seed_seq", None)
+    if isinstance(seed_seq, np.random.SeedSequence):
+        # spawn() from a copy: the caller's sequence keeps its child counter,
+        # so every fit with the same seed holds out the same rows
+        child = copy.deepcopy(seed_seq).spawn(1)[0]
+        return np.random.Generator(type(rng.bit_generator)(child))
+    # a bit generator without a seed sequence: an independent copy of its state
+    return copy.deepcopy(rng)
+
+
+def holdout(n: int, fraction: float, rng: np.random.Generator):
+    """Row indices ``(train, validation)``: a random ``fraction`` held out.
+
+    ``round(n · fraction)`` rows are held out; both parts must keep at least
+    one row.  Only ``rng`` is used for randomness.
+    """
+    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) \
+            or not 0 < fraction < 1:
+        raise ConfigError(
+            f"the validation split must be a fraction strictly between 0 and 1, "
+            f"got {fraction!r}"
+        )
+    n_val = int(round(n * fraction))
+    if n_val < 1 or n_val >= n:
+        raise ConfigError(
+            f"a validation split of {fraction} of {n} samples leaves {n - n_val} for "
+            f"training and {n_val} for validation; both need at least 1"
+        )
+    order = rng.permutation(n)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
 def train(X, y, layers=None, *, activation="sigmoid", loss="mse", optimizer="sgd",

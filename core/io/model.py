@@ -23,7 +23,8 @@ import numpy as np
 from ..catalogue import configure
 from ..errors import DataTypeError, DeltaRuleError, ModelFileError
 from ..network import Network
-from ..registry import make_plugin_manager
+from ..protocols import capabilities
+from ..registry import make_registry
 from ..validation import check_network_memory
 from ..version import __version__
 from .files import atomic_write
@@ -36,10 +37,9 @@ VAL_HISTORY_KEY = "__val_history__"
 
 
 def _component_record(comp) -> dict:
-    opts = getattr(comp, "options", None)
     record = {"name": comp.name}
-    if callable(opts):
-        record["options"] = opts()
+    if capabilities(comp).options:
+        record["options"] = comp.options()
     return record
 
 
@@ -190,7 +190,7 @@ def load(path, *, plugins=(), entry_points=None) -> Network:
         raise ModelFileError(f"load() needs the path of a model file, got {path!r}")
     model = read_model(path)
     meta, shown = model.meta, repr(str(path))
-    catalogue = make_plugin_manager(plugins, entry_points=entry_points).catalogue()
+    catalogue = make_registry(plugins, entry_points=entry_points).catalogue()
     acts = []
     for i, (name, options) in enumerate(meta.activations):
         comp = catalogue.get("activations", name)

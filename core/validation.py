@@ -16,6 +16,7 @@ from .errors import ConfigError, DataError, DataTypeError
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 MAX_PARAMETERS = 1 << 28  # 268 435 456 weights and biases: 2 GiB as float64
+_ALWAYS_FITS = 1 << 24  # 16 MiB: not worth asking the system about
 
 
 def n_parameters(layers) -> int:
@@ -71,9 +72,11 @@ def check_network_memory(layers, dtype, error=None, what: str = "the network",
     or the bytes exceed :func:`memory_budget`; returns the bytes.
     """
     error = error or ConfigError
-    itemsize = np.dtype(dtype).itemsize
+    itemsize = 4 if dtype in ("float32", np.float32) else np.dtype(dtype).itemsize
     count = n_parameters(layers)
     need = 2 * count * itemsize + 4 * rows * sum(layers[1:]) * itemsize
+    if need < _ALWAYS_FITS and count <= MAX_PARAMETERS:
+        return need
     shape = "-".join(map(str, layers))
     if count > MAX_PARAMETERS:
         raise error(

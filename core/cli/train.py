@@ -47,7 +47,7 @@ FLAG_OPTIONS = {
 }
 # the flags that are not run options: which data, which plugins, what to write
 OTHER_FLAGS = ("data", "target", "columns", "one_hot", "plugin", "option", "save", "plot",
-               "json", "quiet")
+               "json", "quiet", "traceback")
 DEFAULT_HIDDEN = (3,)  # the document's hidden width
 TABLE_MAX_ROWS = 8  # outputs are listed beside their targets for data this small
 

@@ -164,7 +164,8 @@ def test_network_memory_is_checked_against_the_budget(monkeypatch):
 
     monkeypatch.setattr(validation, "memory_budget", lambda: (10_000, "the test's budget"))
     with pytest.raises(ConfigError, match="needs .* more than the test's budget allows"):
-        deltarule.train(np.eye(2), np.eye(2)[:, :1], layers=[2, 300, 1], max_epochs=1)
+        # 1.2 million parameters: above the size at which the system is asked
+        deltarule.train(np.eye(2), np.eye(2)[:, :1], layers=[2, 300_000, 1], max_epochs=1)
 
 
 @pytest.mark.parametrize("X", [

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, PluginError
 from .validation import check_network_memory, format_bytes
 
 
@@ -137,11 +137,23 @@ class Network:
             dst[...] = src
 
     def forward(self, X: np.ndarray) -> np.ndarray:
-        """``ŷ`` for ``X`` of shape ``(n_samples, layers[0])``; allocates freely."""
+        """``ŷ`` for ``X`` of shape ``(n_samples, layers[0])``; allocates freely.
+
+        An activation whose output does not have its input's shape (NumPy
+        would broadcast it silently) is a :class:`PluginError`.
+        """
         a = X
         with np.errstate(over="ignore", under="ignore"):
-            for W, b, act in zip(self.weights, self.biases, self.activations):
-                a = np.asarray(act.forward(a @ W + b))
+            for l, (W, b, act) in enumerate(zip(self.weights, self.biases,
+                                                self.activations), start=1):
+                z = a @ W + b
+                a = np.asarray(act.forward(z))
+                if a.shape != z.shape:
+                    raise PluginError(
+                        f"activation {getattr(act, 'name', act)!r}.forward() (layer {l}) "
+                        f"returned shape {a.shape} for input of shape {z.shape}; it must "
+                        "return its input's shape"
+                    )
         return a
 
     def predict(self, X) -> np.ndarray:

@@ -577,3 +577,47 @@ def test_the_command_line_with_a_probe_failure_trains_nothing(tmp_path, capsys):
     assert_one_line_error(status, err, "before the first epoch",
                           "forward() returned shape (1, 3)")
     assert out == "" and not (tmp_path / "m.npz").exists()
+
+
+def test_predict_refuses_an_activation_that_changes_the_shape(tmp_path, capsys):
+    half = tmp_path / "half_at_predict.py"
+    half.write_text(textwrap.dedent('''
+        import numpy as np
+        import deltarule
+
+        class Sigmoid:
+            name = "halving"
+            training = True
+
+            def forward(self, z):
+                a = 1.0 / (1.0 + np.exp(-z))
+                return a if Sigmoid.training else a[:1]
+
+            def derivative(self, z, a):
+                return a * (1.0 - a)
+
+        class Plugin:
+            @deltarule.hookimpl
+            def deltarule_activations(self):
+                return [Sigmoid()]
+
+        plugin = Plugin()
+    '''))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import half_at_predict
+
+        result = deltarule.train(*xor(), activation="halving", max_epochs=5, seed=0,
+                                 plugins=["half_at_predict:plugin"])
+        deltarule.save(result, tmp_path / "m.npz")
+        half_at_predict.Sigmoid.training = False
+        with pytest.raises(PluginError, match=r"'halving'.forward\(\) \(layer 1\) returned "
+                                              r"shape \(1, 3\) for input of shape \(4, 3\)"):
+            result.predict(xor()[0])
+        status, out, err = cli(capsys, "predict", tmp_path / "m.npz", "xor", "--plugin",
+                               "half_at_predict:plugin")
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("half_at_predict", None)
+    assert_one_line_error(status, err, "returned shape (1, 3)")
+    assert out == ""

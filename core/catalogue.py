@@ -50,6 +50,12 @@ class Catalogue:
                 for comp in _as_components(provided, family, impl.plugin):
                     entry = Entry(comp, impl.plugin, origin)
                     old = table.get(comp.name)
+                    if old is not None and old.plugin == impl.plugin:
+                        raise ComponentClashError(
+                            f"plugin {impl.plugin!r} ({origin}) provides two "
+                            f"{family} named {comp.name!r} in {hook_name}(); give each "
+                            "component its own name"
+                        )
                     if old is not None and old.origin != "builtin" and origin != "builtin":
                         raise ComponentClashError(
                             f"{SINGULAR[family]} {comp.name!r} is provided by two plugins: "

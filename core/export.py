@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from .errors import DeltaRuleError, ExportError, MissingDependencyError, PluginError
+from .faults import component_suspect, describe_exception
 from .network import Network
 from .protocols import capabilities
 
@@ -191,20 +191,18 @@ def lowering_of(activation, lowerings: Mapping[str, Callable] | None = None):
 
 
 def provenance(activation, plugins=()) -> str:
-    """``plugin 'p' (origin)`` for a registered component, else its class's module."""
+    """``plugin 'p' (origin)`` for a registered component, else its class."""
     from .registry import make_registry
 
-    name = getattr(activation, "name", None)
     try:
-        table = make_registry(plugins).catalogue().families["activations"]
-    except DeltaRuleError:
-        table = {}
-    entry = table.get(name)
-    if entry is not None and (entry.component is activation
-                              or type(entry.component) is type(activation)):
-        return f"plugin {entry.plugin!r} ({entry.origin})"
+        catalogue = make_registry(plugins).catalogue()
+    except DeltaRuleError:  # a broken plugin elsewhere must not hide this error
+        catalogue = None
+    suspect = component_suspect(catalogue, "activations", activation)
+    if suspect.plugin is not None:
+        return suspect.who()
     cls = type(activation)
-    return f"no registered plugin; class {cls.__module__}.{cls.__qualname__}"
+    return f"given in code, no registered plugin: class {cls.__module__}.{cls.__qualname__}"
 
 
 def as_network(model, plugins=()) -> Network:
@@ -337,7 +335,7 @@ def to_onnx(model, path=None, *, plugins=(), lowerings: Mapping[str, Callable] |
         except Exception as exc:
             raise PluginError(
                 f"activation {act.name!r} (layer {l}; {provenance(act, plugins)}) failed "
-                f"in lower_onnx: {type(exc).__name__}: {exc}"
+                f"in lower_onnx: {describe_exception(exc)}"
             ) from exc
         produced = {v for node in g._nodes[before:] for v in node.output}
         if not isinstance(value, str) or (value != z and value not in produced):
@@ -401,25 +399,11 @@ def to_onnx(model, path=None, *, plugins=(), lowerings: Mapping[str, Callable] |
 
 
 def write_model(proto, path) -> Path:
-    """Write ``proto`` to ``path`` through a temporary file and ``os.replace``."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    """Write ``proto`` to ``path`` atomically (all of it, or nothing)."""
+    from .io.files import atomic_write
+
     data = proto.SerializeToString()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    return atomic_write(path, lambda fh: fh.write(data))
 
 
 def describe(proto) -> str:

@@ -486,7 +486,7 @@ def test_cli_export_with_a_plugin_activation(tmp_path):
 
 @pytest.mark.parametrize("case, words", [
     ("missing", "does not exist"),
-    ("same", "is the model file itself"),
+    ("same", "which writing would destroy"),
     ("folder", "is a folder"),
     ("nofolder", "does not exist"),
     ("nolowering", "has no ONNX lowering"),

@@ -2,16 +2,16 @@
 
 The graph is :func:`deltarule.to_onnx`'s (docs/export.md).  ``--plugin``
 supplies the plugins a model's custom activations come from.  The output is
-checked before anything is built (its folder exists; it is not a folder, nor
-the model file itself) and written atomically.
+checked before anything is built (:mod:`deltarule.cli.outputs`: its folder
+exists and is writable; it is no folder, device or the model file itself)
+and written atomically.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from ..errors import ConfigError
+from .outputs import check
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -31,24 +31,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return ex
 
 
-def _check_output(out: str, model: str) -> None:
-    path = Path(out)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ConfigError(f"OUT {out}: the folder {str(folder)!r} does not exist")
-    if path.is_dir():
-        raise ConfigError(f"OUT {out} is a folder; give a file name such as model.onnx")
-    if path.exists() and Path(model).exists() and path.samefile(model):
-        raise ConfigError(f"OUT {out} is the model file itself; writing it would replace "
-                          "the model: give another name such as model.onnx")
-
-
 def cmd_export(args) -> int:
     from ..export import IR_VERSION, OPSET, describe, require_onnx, to_onnx
     from ..io.model import load
 
     require_onnx()
-    _check_output(args.out, args.model)
+    check(args.out, "OUT", inputs=[args.model])
     net = load(args.model, plugins=args.plugin)
     proto = to_onnx(net, args.out, plugins=args.plugin)
     print(f"wrote {args.out}: ONNX opset {OPSET}, IR version {IR_VERSION}, "

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from .parser import data_selection
-from .train import Data, check_output_path, load_data
+from . import outputs
+from .parser import EXIT_ERROR, data_selection
+from .train import Data, load_data
 
 
 def add_parsers(sub) -> None:
@@ -56,8 +58,10 @@ def _model_inputs(args, net, model_path) -> Data:
 
 def cmd_predict(args) -> int:
     from ..io.data import write_csv
+    from ..io.files import atomic_write
     from ..io.model import load
 
+    out = outputs.check(args.out, "--out", inputs=[args.model, args.data])
     net = load(args.model, plugins=args.plugin)
     data = _model_inputs(args, net, args.model)
     Y = net.predict(data.X)
@@ -70,10 +74,13 @@ def cmd_predict(args) -> int:
         else:
             header = ["y"] if k == 1 else [f"y{i + 1}" for i in range(k)]
         rows = Y
-    if args.out:
-        check_output_path(args.out, "--out")
-        with open(args.out, "w", newline="", encoding="utf-8") as fh:
-            write_csv(fh, header, rows)
+    if out is not None:
+        guard = getattr(args, "signal_guard", None)
+        with guard.deferred() if guard else contextlib.nullcontext():
+            try:
+                atomic_write(out, lambda fh: write_csv(fh, header, rows), text=True)
+            except OSError as exc:
+                return _unwritten("--out", out, exc)
     else:
         write_csv(sys.stdout, header, rows)
     return 0
@@ -84,7 +91,8 @@ def cmd_plot(args) -> int:
     from ..plotting import require_matplotlib, save_figure
 
     require_matplotlib()
-    check_output_path(args.out, "--out")
+    out = outputs.check(outputs.picture_path(args.out, "--out"), "--out",
+                        inputs=[args.model, args.data])
     _, arrays = read_metadata(args.model)
     net = load(args.model, plugins=args.plugin)
     X = y = None
@@ -96,10 +104,23 @@ def cmd_plot(args) -> int:
             y = data.y
     elif args.target or args.columns:
         raise ConfigError("--target and --columns select columns of DATA; give a data file")
-    path = save_figure(
-        args.out, history=arrays.get(HISTORY_KEY, ()),
-        val_history=arrays.get(VAL_HISTORY_KEY, ()), network=net, X=X, y=y, names=names,
-        title=f"{Path(args.model).name}: {'-'.join(map(str, net.layers))}",
-    )
+    guard = getattr(args, "signal_guard", None)
+    with guard.deferred() if guard else contextlib.nullcontext():
+        try:
+            path = save_figure(
+            out, history=arrays.get(HISTORY_KEY, ()),
+                val_history=arrays.get(VAL_HISTORY_KEY, ()), network=net, X=X, y=y,
+                names=names,
+                title=f"{Path(args.model).name}: {'-'.join(map(str, net.layers))}",
+            )
+        except OSError as exc:
+            return _unwritten("--out", out, exc)
     print(f"wrote {path}")
     return 0
+
+
+def _unwritten(option: str, path, exc: OSError) -> int:
+    """One line for an output that could not be written (it is left as it was)."""
+    print(f"deltarule: error: cannot write {option} {str(path)!r}: "
+          f"{exc.strerror or exc}; the file is left as it was", file=sys.stderr)
+    return EXIT_ERROR

@@ -1251,7 +1251,7 @@ def check_plugin(plugin, *, profile: str | None = None,
     With ``raise_on_failure=True`` a failure raises :class:`SpecFailure`
     (so does ``report.raise_for_failures()``).
     """
-    from deltarule.manager import make_plugin_manager
+    from deltarule.registry import make_plugin_manager
 
     registry = make_plugin_manager([], entry_points=False)
     name = registry.register(plugin, origin="user")

@@ -59,7 +59,7 @@ def pytest_configure(config):
 def registry_for(config):
     """The registry every spec of this session checks (built once)."""
     if _REGISTRY not in config.stash:
-        from deltarule.manager import make_plugin_manager
+        from deltarule.registry import make_plugin_manager
 
         reg = make_plugin_manager([])
         names = [reg.register(path, origin="user")

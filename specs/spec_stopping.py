@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import deltarule
 from deltarule import Network, State, Trainer
-from deltarule.manager import make_plugin_manager
+from deltarule.registry import make_plugin_manager
 from deltarule.plugins.activations import Sigmoid
 from deltarule.specs import harness
 from deltarule.specs.profiles import spec_settings

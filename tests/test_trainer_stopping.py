@@ -7,7 +7,7 @@ import pytest
 
 import deltarule
 from deltarule.plugins import stopping
-from deltarule.training import State
+from deltarule.loop import State
 from deltarule.network import Network
 
 CAT = deltarule.make_plugin_manager(entry_points=False).catalogue()

@@ -31,9 +31,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .errors import ConfigError, DataError
-from .model_io import META_KEY, load_npz_arrays
-
+from ..errors import ConfigError, DataError
+from .npz import META_KEY, load_npz_arrays
 
 
 @dataclass(frozen=True)

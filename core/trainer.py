@@ -1,9 +1,9 @@
-"""The training loop: the seed's five steps, with every step from a plugin.
+"""``Trainer``, ``train`` and ``TrainResult``: one run, from options to result.
 
-Per epoch: forward through every layer, the loss, the delta rule backward,
-one optimizer step (per batch), then the stop criteria and the observers.
-Components are resolved from the hooks once per run; the per-step path calls
-their bound methods directly and never goes through ``pm.hook``.
+The trainer checks the options, resolves every component from the
+catalogue once, prepares the data and the network, then hands them to the
+epoch loop (:mod:`deltarule.loop`) and builds the :class:`TrainResult`
+from the run's log.
 """
 
 from __future__ import annotations
@@ -12,17 +12,20 @@ import copy
 import inspect
 import math
 import numbers
-import time
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from .catalogue import is_pair
+from .config import DEFAULTS
 from .errors import ComponentError, ConfigError, DataError
-from .manager import Registry, check_component, make_plugin_manager
-from .network import Network, Workspace
-from .threads import check_threads, limit_blas_threads
+from .io.data import holdout
+from .loop import State, run_epochs
+from .network import Network
+from .protocols import validate_component
+from .registry import Registry, make_plugin_manager
+from .threads import check_threads
 from .validation import (
     as_dtype,
     as_matrix,
@@ -30,104 +33,6 @@ from .validation import (
     check_positive,
     check_xy,
 )
-
-
-class State:
-    """What stop criteria and observers see of a run; read-only for them.
-
-    Attributes: ``epoch`` (epochs completed, 1-based), ``loss`` (training
-    loss of that epoch), ``val_loss`` (``None`` without validation data),
-    ``history`` / ``val_history`` (read-only arrays of the losses so far), ``params`` (read-only
-    views ``[(W1, b1), ...]`` of the live parameters), ``grads`` (read-only
-    views of the last batch's gradients), ``grad_norm`` (their L2 norm),
-    ``elapsed`` (seconds since the run started), ``config`` (the run's
-    options, read-only), ``stop_reason`` (set once the run stops), and
-    ``scratch`` (a per-run dict where plugins may keep bookkeeping).
-    """
-
-    __slots__ = (
-        "_epoch", "_loss", "_val_loss", "_hist", "_n", "_val_hist", "_n_val", "_net",
-        "_params", "_grads", "_start", "_config", "_stop_reason", "scratch",
-        "_final_params",
-    )
-
-    def __init__(self, net: Network, config: dict, history=(), val_history=(),
-                 capacity: int | None = None):
-        self._epoch = 0
-        self._loss = math.nan
-        self._val_loss = None
-        # the loss logs are allocated once per run (max_epochs entries when
-        # known), so an epoch allocates nothing, not even a float object
-        cap = max(capacity or 0, len(history), len(val_history), 16)
-        self._hist = np.empty(cap)
-        self._n = len(history)
-        self._hist[: self._n] = history
-        self._val_hist = np.empty(cap)
-        self._n_val = len(val_history)
-        self._val_hist[: self._n_val] = val_history
-        self._net = net
-        self._params = net.readonly_params()
-        self._grads = net.readonly_grads()
-        self._start = time.perf_counter()
-        self._config = MappingProxyType(config)
-        self._stop_reason = None
-        self._final_params = None
-        self.scratch: dict[str, Any] = {}
-
-    epoch = property(lambda self: self._epoch, doc="Epochs completed so far (1-based).")
-    loss = property(lambda self: self._loss, doc="Training loss of the last epoch.")
-    val_loss = property(lambda self: self._val_loss, doc="Validation loss, or None.")
-    params = property(lambda self: self._params, doc="Read-only [(W, b), ...] views.")
-    grads = property(lambda self: self._grads, doc="Read-only gradient views.")
-    config = property(lambda self: self._config, doc="The run's options (read-only).")
-    stop_reason = property(lambda self: self._stop_reason, doc="Why the run stopped.")
-
-    @property
-    def history(self) -> np.ndarray:
-        """The loss of every epoch so far: a read-only float64 array view."""
-        return _readonly(self._hist[: self._n])
-
-    @property
-    def val_history(self) -> np.ndarray:
-        """The validation loss of every epoch so far (read-only), or empty."""
-        return _readonly(self._val_hist[: self._n_val])
-
-    def _grow(self) -> None:
-        """Double the loss logs (runs without a known ``max_epochs``)."""
-        for attr in ("_hist", "_val_hist"):
-            old = getattr(self, attr)
-            new = np.empty(2 * len(old))
-            new[: len(old)] = old
-            setattr(self, attr, new)
-
-    @property
-    def grad_norm(self) -> float:
-        """``‖∇θ L‖₂`` of the last batch (computed when asked)."""
-        g = self._net.grad
-        return math.sqrt(float(np.dot(g, g)))
-
-    @property
-    def elapsed(self) -> float:
-        return time.perf_counter() - self._start
-
-    def set_final_params(self, params) -> None:
-        """Ask the loop to end the run with ``params`` (e.g. the best seen).
-
-        For stop criteria such as ``patience`` that restore earlier
-        parameters; takes effect only if the run stops at this epoch.
-        """
-        self._final_params = [(np.array(W), np.array(b)) for W, b in params]
-
-    def __repr__(self):
-        return (
-            f"State(epoch={self._epoch}, loss={self._loss!r}, "
-            f"val_loss={self._val_loss!r}, stop_reason={self._stop_reason!r})"
-        )
-
-
-def _readonly(view: np.ndarray) -> np.ndarray:
-    view.flags.writeable = False
-    return view
 
 
 @dataclass
@@ -167,31 +72,9 @@ class TrainResult:
 
     def save(self, path) -> None:
         """Write the model to ``path`` (``.npz`` + JSON metadata), atomically."""
-        from .model_io import save
+        from .io.model import save  # io.model reads TrainResult's fields, not its class
 
         save(self, path)
-
-
-_DEFAULTS = dict(
-    activation="sigmoid",
-    loss="mse",
-    optimizer="sgd",
-    init="randn",
-    lr=0.1,
-    max_epochs=10000,
-    target_loss=None,
-    batch_size=None,
-    shuffle=True,
-    seed=None,
-    dtype="float64",
-    validation_split=None,
-    optimizer_options=None,
-    patience=None,
-    min_delta=0.0,
-    time_budget=None,
-    gradient_tol=None,
-    threads=None,
-)
 
 
 class Trainer:
@@ -228,14 +111,14 @@ class Trainer:
 
     def __init__(self, layers=None, *, plugins: Sequence[Any] = (),
                  entry_points: bool | None = None, **options):
-        unknown = sorted(set(options) - set(_DEFAULTS))
+        unknown = sorted(set(options) - set(DEFAULTS))
         if unknown:
             raise TypeError(
                 f"unknown training option(s) {unknown}; known options: "
-                f"{', '.join(sorted(_DEFAULTS))}"
+                f"{', '.join(sorted(DEFAULTS))}"
             )
         self.layers = None if layers is None else check_layers(layers)
-        self.config = {**_DEFAULTS, **options}
+        self.config = {**DEFAULTS, **options}
         self.registry: Registry = make_plugin_manager(plugins, entry_points=entry_points)
         self._check_config()
         self.catalogue = self.registry.catalogue()
@@ -248,7 +131,7 @@ class Trainer:
         self._loss = self._component("losses", self.config["loss"])
         self._optimizer_factory = self._resolve_optimizer()
         init = self.config["init"]
-        if isinstance(init, str) or _is_pair(init):
+        if isinstance(init, str) or is_pair(init):
             self._init = self._component("initializers", init)
         elif callable(init):
             self._init = init  # a component, or a plain function(layers, rng, dtype)
@@ -256,7 +139,7 @@ class Trainer:
             self._init = None  # explicit [(W1, b1), ...], checked against the layers
         acts = self.config["activation"]
         self._per_layer = isinstance(acts, list) or (
-            isinstance(acts, tuple) and not _is_pair(acts)
+            isinstance(acts, tuple) and not is_pair(acts)
         )
         if not self._per_layer:
             acts = [acts]
@@ -324,21 +207,15 @@ class Trainer:
 
     def _component(self, family: str, spec):
         """A component from a name, a ``(name, options)`` pair or an object."""
-        if isinstance(spec, str):
-            return self.catalogue.get(family, spec)
-        if _is_pair(spec):
-            base = self.catalogue.get(family, spec[0])
-            return configure(base, spec[1])
-        check_component(spec, family)
-        return spec
+        return self.catalogue.resolve(family, spec)
 
     def _resolve_optimizer(self):
         spec = self.config["optimizer"]
-        if isinstance(spec, str) or _is_pair(spec):
+        if isinstance(spec, str) or is_pair(spec):
             return self._component("optimizers", spec if isinstance(spec, str) else spec[0])
         if callable(getattr(spec, "step", None)) and not inspect.isclass(spec):
             return spec  # a built optimizer: deep-copied per run
-        check_component(spec, "optimizers")
+        validate_component(spec, "optimizers")
         return spec
 
     def _build_optimizer(self):
@@ -347,7 +224,7 @@ class Trainer:
         if callable(getattr(factory, "step", None)) and not inspect.isclass(factory):
             return copy.deepcopy(factory)
         options = dict(self.config["optimizer_options"] or {})
-        if _is_pair(spec):
+        if is_pair(spec):
             options.update(spec[1])
         options.setdefault("lr", self.config["lr"])
         try:
@@ -422,8 +299,6 @@ class Trainer:
         The rows drawn by :meth:`fit` are kept for :meth:`partial_fit` on data
         of the same length, so validation rows never leak into training.
         """
-        from .data_io import holdout
-
         if fresh or self._split_rows is None or self._split_rows[0] != len(Xm):
             self._split_rows = (len(Xm), *holdout(len(Xm), self.config["validation_split"], rng))
         _, tr, va = self._split_rows
@@ -479,16 +354,17 @@ class Trainer:
         if epochs is not None:
             run_cfg["max_epochs"] = epochs
         state = State(net, run_cfg, capacity=min(run_cfg["max_epochs"] or 0, 1 << 16))
-        gen = _loop(self, net, Xm, ym, val, state, rng, caller_code=caller_code)
+        gen = run_epochs(self.registry, net, self._loss, self.optimizer, Xm, ym, val, state,
+                         rng, caller_code=caller_code)
         try:
             yield from gen
         finally:
             gen.close()
             self.result = TrainResult(
                 network=net.copy(),
-                history=state._hist[: state._n].tolist(),
-                val_history=state._val_hist[: state._n_val].tolist(),
-                stop_reason=state._stop_reason or "caller",
+                history=state.history.tolist(),
+                val_history=state.val_history.tolist(),
+                stop_reason=state.stop_reason or "caller",
                 elapsed=state.elapsed,
                 config=run_cfg,
                 components={
@@ -497,252 +373,6 @@ class Trainer:
                     "optimizer": getattr(self.optimizer, "name", type(self.optimizer).__name__),
                 },
             )
-
-
-def _is_pair(spec) -> bool:
-    """A ``(name, {options})`` component spec."""
-    return (isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str)
-            and isinstance(spec[1], dict))
-
-
-def _direct_calls(hook):
-    """The hook's implementations as plain functions, in pluggy's call order.
-
-    ``None`` if any implementation is a wrapper (then the caller must go
-    through pluggy).  Calling them directly saves pluggy's ~1.5 µs per call.
-    """
-    impls = hook.get_hookimpls()
-    if any(i.hookwrapper or getattr(i, "wrapper", False) for i in impls):
-        return None
-    calls = []
-    for impl in reversed(impls):
-        if tuple(impl.argnames) == ("state",):
-            calls.append(impl.function)
-        else:  # pluggy lets an implementation take fewer arguments than the spec
-            calls.append(lambda state, f=impl.function: f())
-    return calls
-
-
-def _loop(trainer: Trainer, net: Network, X, y, val, state: State, rng, *,
-          caller_code: bool = False):
-    """The epoch loop, as a generator yielding ``state`` after every epoch.
-
-    Everything that can be decided once is decided here, before the first
-    epoch: workspaces and their op lists, the stop criteria and observers as
-    plain functions, the optimizer's bound ``step``.
-    """
-    pm = trainer.registry.pm
-    cfg = state.config
-    loss_c = trainer._loss
-    opt_step = trainer.optimizer.step
-    params, grads = [net.theta], [net.grad]
-    n = len(X)
-    batch = cfg["batch_size"]
-    full = batch is None or batch >= n
-    if full:
-        ws = _filled_workspace(net, loss_c, X, y)
-        fwd_ops, loss_value, bwd_ops = ws.forward_ops, ws.loss_value, ws.backward_ops
-    else:
-        run_batches = _batch_runner(net, loss_c, X, y, batch, cfg["shuffle"], rng,
-                                    opt_step, params, grads)
-    val_loss = _validation_loss(net, loss_c, *val) if val is not None else None
-    # two generations of backups: the divergence guard's "last finite parameters"
-    theta = net.theta
-    backup = [theta.copy(), theta.copy()]
-
-    stop_hook = pm.hook.deltarule_stop
-    stop_fns = _direct_calls(stop_hook)
-    epoch_end = pm.hook.deltarule_epoch_end
-    end_fns = _direct_calls(epoch_end)
-    has_end = bool(epoch_end.get_hookimpls())
-
-    isfinite = math.isfinite
-    copyto = np.copyto
-    epoch = state._epoch
-    # the loop silences NumPy's floating-point warnings (it checks the loss
-    # itself); code between steps() epochs gets the caller's settings back
-    outer_errstate = np.geterr() if caller_code else None
-    reason = None
-
-    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"), \
-            limit_blas_threads(cfg["threads"]):
-        pm.hook.deltarule_train_start(state=state)
-        try:
-            while reason is None:
-                epoch += 1
-                copyto(backup[epoch & 1], theta)
-                if full:
-                    for op in fwd_ops:
-                        op()
-                    loss = float(loss_value())
-                    if isfinite(loss):
-                        for op in bwd_ops:
-                            op()
-                        opt_step(params, grads)
-                else:
-                    loss = run_batches()
-                if state._n == len(state._hist):
-                    state._grow()
-                state._hist[state._n] = loss
-                state._n += 1
-                state._epoch = epoch
-                state._loss = loss
-                if not isfinite(loss):
-                    reason = "diverged"
-                    _restore_finite(net, backup, epoch, X, y, loss_c)
-                else:
-                    if val_loss is not None:
-                        v = val_loss()
-                        state._val_loss = v
-                        state._val_hist[state._n_val] = v
-                        state._n_val += 1
-                    if stop_fns is None:
-                        reason = next((r for r in stop_hook(state=state) if r is not None),
-                                      None)
-                    else:
-                        # every criterion is asked (they may keep bookkeeping);
-                        # the first answer in pluggy's order is the reason
-                        for f in stop_fns:
-                            answer = f(state)
-                            if reason is None:
-                                reason = answer
-                if reason is not None:
-                    state._stop_reason = reason
-                    if state._final_params is not None and reason != "diverged":
-                        net.set_params(state._final_params)
-                else:
-                    state._final_params = None  # asked for by a criterion that did not stop
-                if has_end:
-                    if end_fns is None:
-                        epoch_end(state=state)
-                    else:
-                        for f in end_fns:
-                            f(state)
-                if outer_errstate is None:
-                    yield state
-                else:  # the caller's loop body runs with its own NumPy error settings
-                    with np.errstate(**outer_errstate):
-                        yield state
-        except KeyboardInterrupt:
-            # Ctrl-C ends the run cleanly; the parameters reached are kept
-            state._stop_reason = "interrupted"
-            if not np.isfinite(theta).all():
-                _restore_finite(net, backup, epoch, X, y, loss_c)
-        except GeneratorExit:
-            if state._stop_reason is None:
-                state._stop_reason = "caller"
-            raise
-        except Exception:
-            # a plugin (or component) raised: the parameters reached are kept
-            state._stop_reason = "error"
-            raise
-        finally:
-            if state._stop_reason is None:
-                state._stop_reason = reason or "caller"
-            pm.hook.deltarule_train_end(state=state)
-
-
-def _filled_workspace(net: Network, loss_c, X, y, backward: bool = True) -> Workspace:
-    """A workspace over the whole of ``X``, ``y`` (the run's private copies)."""
-    return Workspace(net, loss_c, len(X), x=X, y=y, backward=backward)
-
-
-def _batch_runner(net, loss_c, X, y, batch, shuffle, rng, opt_step, params, grads):
-    """``() -> epoch loss`` for mini-batches, reshuffled each epoch with ``rng``.
-
-    The epoch loss sums the batch losses (``reduction="sum"``) or weighs them
-    by their share of the rows (``reduction="mean"``), so it is comparable
-    with the full-batch loss.  A non-finite batch loss ends the epoch before
-    its step.
-    """
-    n = len(X)
-    spaces = {batch: Workspace(net, loss_c, batch)}
-    if n % batch:
-        spaces[n % batch] = Workspace(net, loss_c, n % batch)
-    mean = getattr(loss_c, "reduction", "sum") == "mean"
-    plan = []
-    for start in range(0, n, batch):
-        ws = spaces[min(batch, n - start)]
-        weight = ws.n_rows / n if mean else 1.0
-        plan.append((slice(start, start + ws.n_rows), ws.x, ws.y, ws.forward_ops,
-                     ws.loss_value, ws.backward_ops, weight))
-    unshuffled = np.arange(n)
-    order = unshuffled.copy()
-    take_x, take_y, isfinite = X.take, y.take, math.isfinite
-
-    def run_batches() -> float:
-        if shuffle:
-            # from arange each epoch, so partial_fit continues exactly like one run
-            np.copyto(order, unshuffled)
-            rng.shuffle(order)
-        total = 0.0
-        for rows, xb, yb, fwd_ops, loss_value, bwd_ops, weight in plan:
-            idx = order[rows]
-            take_x(idx, 0, xb)
-            take_y(idx, 0, yb)
-            for op in fwd_ops:
-                op()
-            part = float(loss_value())
-            if not isfinite(part):
-                return part
-            total += part * weight
-            for op in bwd_ops:
-                op()
-            opt_step(params, grads)
-        return total
-
-    return run_batches
-
-
-def _validation_loss(net: Network, loss_c, Xv, yv):
-    """``() -> L(y_val, ŷ_val)`` with the current parameters."""
-    ws = _filled_workspace(net, loss_c, Xv, yv, backward=False)
-    fwd_ops, value, y_hat = ws.forward_ops, loss_c.value, ws.y_hat
-
-    def val_loss() -> float:
-        for op in fwd_ops:
-            op()
-        return float(value(yv, y_hat))
-
-    return val_loss
-
-
-def _restore_finite(net: Network, backup, epoch: int, X, y, loss_c) -> None:
-    """Put back the newest parameters that are finite *and* score a finite loss.
-
-    Candidates, newest first: the epoch's starting parameters, then the
-    previous epoch's.  Full batch, the first scored the non-finite loss, so
-    the second — the parameters behind ``history[-2]`` — is kept.  Failing
-    both, the newest finite parameters are kept (never NaN parameters).
-    """
-    candidates = [net.theta.copy(), backup[epoch & 1], backup[(epoch + 1) & 1]]
-    finite = [c for c in candidates if np.isfinite(c).all()]
-    for theta in finite:
-        np.copyto(net.theta, theta)
-        if math.isfinite(float(loss_c.value(y, net.forward(X)))):
-            return
-    if finite:
-        np.copyto(net.theta, finite[0])
-
-
-def configure(component, options: dict):
-    """A copy of ``component`` with ``options`` applied (``(name, options)`` form)."""
-    if not isinstance(options, dict):
-        raise ConfigError(f"component options must be a dict, got {options!r}")
-    if hasattr(component, "configure"):
-        return component.configure(**options)
-    cls = type(component)
-    try:
-        return cls(**{**_current_options(component), **options})
-    except TypeError as exc:
-        raise ConfigError(
-            f"{component.name!r} does not take options {sorted(options)}: {exc}"
-        ) from None
-
-
-def _current_options(component) -> dict:
-    opts = getattr(component, "options", None)
-    return dict(opts()) if callable(opts) else {}
 
 
 def train(X, y, layers=None, *, activation="sigmoid", loss="mse", optimizer="sgd",

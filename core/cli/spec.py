@@ -100,7 +100,7 @@ class _Counter:
 def cmd_spec(args) -> int:
     import pytest
 
-    from .manager import make_plugin_manager
+    from ..registry import make_plugin_manager
 
     # fail early and clearly on a plugin that cannot be loaded or is malformed
     registry = make_plugin_manager(args.plugin)

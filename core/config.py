@@ -25,4 +25,5 @@ DEFAULTS = dict(
     time_budget=None,
     gradient_tol=None,
     threads=None,
+    l2=0.0,
 )

@@ -31,7 +31,8 @@ class State:
     views of the last batch's gradients), ``grad_norm`` (their L2 norm),
     ``elapsed`` (seconds since the run started), ``config`` (the run's
     options, read-only), ``stop_reason`` (set once the run stops), and
-    ``scratch`` (a per-run dict where plugins may keep bookkeeping).
+    ``scratch`` (a per-run dict where plugins may keep bookkeeping);
+    :meth:`predict` gives the live network's output for any ``X``.
     """
 
     __slots__ = (
@@ -99,6 +100,11 @@ class State:
     def elapsed(self) -> float:
         return time.perf_counter() - self._start
 
+    def predict(self, X) -> np.ndarray:
+        """The live network's output for ``X`` ``(n_samples, layers[0])``:
+        ``(n_samples, layers[-1])``, as :meth:`Network.predict` (a new array)."""
+        return self._net.predict(X)
+
     def set_final_params(self, params) -> None:
         """Ask the loop to end the run with ``params`` (e.g. the best seen).
 
@@ -131,12 +137,14 @@ def _direct_calls(registry, hook_name: str):
 
 
 def run_epochs(registry, net: Network, loss_c, optimizer, X, y, val, state: State, rng,
-               *, caller_code: bool = False):
+               *, caller_code: bool = False, weights=None):
     """The epoch loop, as a generator yielding ``state`` after every epoch.
 
     Everything that can be decided once is decided here, before the first
     epoch: workspaces and their op lists, the stop criteria and observers as
-    plain functions, the optimizer's bound ``step``.
+    plain functions, the optimizer's bound ``step``.  ``weights``: the
+    training rows' sample weights ``(n,)`` or None; ``val`` is ``(X_val,
+    y_val)`` or ``(X_val, y_val, w_val)``.
     """
     pm = registry.pm
     cfg = state.config
@@ -145,12 +153,13 @@ def run_epochs(registry, net: Network, loss_c, optimizer, X, y, val, state: Stat
     n = len(X)
     batch = cfg["batch_size"]
     full = batch is None or batch >= n
+    l2 = cfg.get("l2") or 0.0
     if full:
-        ws = _filled_workspace(net, loss_c, X, y)
+        ws = Workspace(net, loss_c, n, x=X, y=y, w=weights, l2=l2)
         fwd_ops, loss_value, bwd_ops = ws.forward_ops, ws.loss_value, ws.backward_ops
     else:
         run_batches = _batch_runner(net, loss_c, X, y, batch, cfg["shuffle"], rng,
-                                    opt_step, params, grads)
+                                    opt_step, params, grads, weights, l2)
     val_loss = _validation_loss(net, loss_c, *val) if val is not None else None
     # two generations of backups: the divergence guard's "last finite parameters"
     theta = net.theta
@@ -253,7 +262,8 @@ def _filled_workspace(net: Network, loss_c, X, y, backward: bool = True) -> Work
     return Workspace(net, loss_c, len(X), x=X, y=y, backward=backward)
 
 
-def _batch_runner(net, loss_c, X, y, batch, shuffle, rng, opt_step, params, grads):
+def _batch_runner(net, loss_c, X, y, batch, shuffle, rng, opt_step, params, grads,
+                  weights=None, l2=0.0):
     """``() -> epoch loss`` for mini-batches, reshuffled each epoch with ``rng``.
 
     The epoch loss sums the batch losses (``reduction="sum"``) or weighs them
@@ -262,19 +272,21 @@ def _batch_runner(net, loss_c, X, y, batch, shuffle, rng, opt_step, params, grad
     its step.
     """
     n = len(X)
-    spaces = {batch: Workspace(net, loss_c, batch)}
+    weighted = weights is not None
+    spaces = {batch: Workspace(net, loss_c, batch, weighted=weighted, l2=l2)}
     if n % batch:
-        spaces[n % batch] = Workspace(net, loss_c, n % batch)
+        spaces[n % batch] = Workspace(net, loss_c, n % batch, weighted=weighted, l2=l2)
     mean = getattr(loss_c, "reduction", "sum") == "mean"
     plan = []
     for start in range(0, n, batch):
         ws = spaces[min(batch, n - start)]
         weight = ws.n_rows / n if mean else 1.0
-        plan.append((slice(start, start + ws.n_rows), ws.x, ws.y, ws.forward_ops,
+        plan.append((slice(start, start + ws.n_rows), ws.x, ws.y, ws.w, ws.forward_ops,
                      ws.loss_value, ws.backward_ops, weight))
     unshuffled = np.arange(n)
     order = unshuffled.copy()
     take_x, take_y, isfinite = X.take, y.take, math.isfinite
+    take_w = weights.take if weighted else None
 
     def run_batches() -> float:
         if shuffle:
@@ -282,10 +294,12 @@ def _batch_runner(net, loss_c, X, y, batch, shuffle, rng, opt_step, params, grad
             np.copyto(order, unshuffled)
             rng.shuffle(order)
         total = 0.0
-        for rows, xb, yb, fwd_ops, loss_value, bwd_ops, weight in plan:
+        for rows, xb, yb, wb, fwd_ops, loss_value, bwd_ops, weight in plan:
             idx = order[rows]
             take_x(idx, 0, xb)
             take_y(idx, 0, yb)
+            if weighted:
+                take_w(idx, 0, wb)
             for op in fwd_ops:
                 op()
             part = float(loss_value())
@@ -300,10 +314,17 @@ def _batch_runner(net, loss_c, X, y, batch, shuffle, rng, opt_step, params, grad
     return run_batches
 
 
-def _validation_loss(net: Network, loss_c, Xv, yv):
-    """``() -> L(y_val, ŷ_val)`` with the current parameters."""
+def _validation_loss(net: Network, loss_c, Xv, yv, wv=None):
+    """``() -> L(y_val, ŷ_val)`` with the current parameters (weighted by ``wv``)."""
     ws = _filled_workspace(net, loss_c, Xv, yv, backward=False)
     fwd_ops, value, y_hat = ws.forward_ops, loss_c.value, ws.y_hat
+
+    if wv is not None:
+        def val_loss() -> float:
+            for op in fwd_ops:
+                op()
+            return float(value(yv, y_hat, weights=wv))
+        return val_loss
 
     def val_loss() -> float:
         for op in fwd_ops:

@@ -70,6 +70,15 @@ def validate_component(comp: Any, family: str, plugin: str = "<direct>") -> None
         )
 
 
+def accepts_keyword(method, name: str) -> bool:
+    """Whether ``method`` takes a keyword argument ``name`` (or ``**kwargs``)."""
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
 def accepts_out(method) -> bool:
     """Whether a component method takes an ``out`` buffer (decided once per function)."""
     function = getattr(method, "__func__", method)

@@ -365,7 +365,6 @@ class _BaseMLP(BaseEstimator):
         X, Y = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X)
-        n_samples = X.shape[0]
         self.n_outputs_ = Y.shape[1]
         layers = [X.shape[1], *self._hidden, self.n_outputs_]
         rs = check_random_state(self.random_state)
@@ -398,8 +397,6 @@ class _BaseMLP(BaseEstimator):
             validation = (X_val, self._decode(Y_val), sw_val)
             val_data = (X_val, Y_val)
         n_train = X_train.shape[0]
-        if self.early_stopping and not hasattr(self, "_best_params"):
-            self._best_params = self.network_.params
         trainer = Trainer(
             layers,
             activation=[_component(self.activation, _ACTIVATIONS)] * len(self._hidden)
@@ -407,7 +404,7 @@ class _BaseMLP(BaseEstimator):
             loss=self._loss_spec,
             optimizer=self._optimizer(),
             lr=float(self.learning_rate_init),
-            init=self.network_.params,
+            init=self._init() if first_pass else self.network_.params,
             max_epochs=1 if incremental else int(self.max_iter),
             batch_size=self._batch(n_train),
             shuffle=bool(self.shuffle),
@@ -435,8 +432,8 @@ class _BaseMLP(BaseEstimator):
         self.network_ = trainer.network
         self._optimizer_state = trainer.optimizer
         self.stop_reason_ = result.stop_reason
-        if self.early_stopping:
-            self.network_.set_params(self._best_params)
+        if self.early_stopping and hasattr(self, "_best_params"):
+            self.network_.set_params(self._best_params)  # as scikit-learn: the best seen
         if result.stop_reason == "diverged":
             warnings.warn(
                 f"{type(self).__name__}: the loss became non-finite at epoch "
@@ -458,12 +455,6 @@ class _BaseMLP(BaseEstimator):
         self.t_ = 0
         self.n_layers_ = len(layers)
         self._out_spec, self._loss_spec, self.out_activation_ = self._output()
-        trainer = Trainer(layers, activation=[_component(self.activation, _ACTIVATIONS)]
-                          * (len(layers) - 2) + [self._out_spec], init=self._init(),
-                          max_epochs=1, plugins=list(self.plugins or ()))
-        rs = check_random_state(self.random_state)
-        rng = np.random.default_rng(int(rs.randint(np.iinfo(np.int32).max)))
-        self.network_ = trainer.new_network(layers, rng)
         self._optimizer_state = None
         self.loss_curve_ = []
         self._no_improvement_count = 0
@@ -503,10 +494,6 @@ class _BaseMLP(BaseEstimator):
                 and not np.isfinite(y_pred).all():
             return np.nan
         return self._score_function(y, y_pred, sample_weight=sample_weight)
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        return state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

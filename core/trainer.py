@@ -23,7 +23,7 @@ from .errors import ComponentError, ConfigError, DataError
 from .io.data import holdout
 from .loop import State, run_epochs
 from .network import Network
-from .protocols import validate_component
+from .protocols import accepts_keyword, validate_component
 from .registry import Registry, make_plugin_manager
 from .threads import check_threads
 from .validation import (
@@ -103,6 +103,9 @@ class Trainer:
     - ``seed`` [None]: int or Generator, the only source of randomness;
     - ``dtype`` ["float64"] or "float32", end to end;
     - ``threads`` [None]: cap the BLAS threads during the run (threadpoolctl);
+    - ``l2`` [0.0]: the L2 penalty ``½ l2 Σ_l ‖W_l‖²`` on the weights (not the
+      biases), added to every batch's loss and divided, like a ``"mean"``
+      loss, by the batch's rows (its total sample weight);
     - ``plugins``: objects, modules or ``"module:attr"`` paths for this
       trainer only; ``entry_points`` [None: unless
       ``DELTARULE_DISABLE_PLUGIN_AUTOLOAD`` is set] loads the ``deltarule``
@@ -149,6 +152,13 @@ class Trainer:
     def _check_config(self) -> None:
         c = self.config
         c["lr"] = check_positive(c["lr"], "lr (the learning rate)")
+        l2 = c["l2"]
+        if isinstance(l2, bool) or not isinstance(l2, numbers.Real) \
+                or not (math.isfinite(l2) and l2 >= 0):
+            raise ConfigError(
+                f"l2 (the penalty ½ l2 Σ‖W‖² on the weights) must be a number ≥ 0, got {l2!r}"
+            )
+        c["l2"] = float(l2)
         c["max_epochs"] = check_positive(c["max_epochs"], "max_epochs", integer=True,
                                          allow_none=True)
         c["batch_size"] = check_positive(c["batch_size"], "batch_size", integer=True,
@@ -252,10 +262,11 @@ class Trainer:
         return list(self._acts)
 
     # -- data ----------------------------------------------------------
-    def _prepare(self, X, y, validation_data, *, fresh: bool):
+    def _prepare(self, X, y, validation_data, *, fresh: bool, sample_weight=None):
         dtype = np.dtype(self.config["dtype"])
         Xm = as_matrix(X, "X", dtype, allow_1d=False)
         ym = as_matrix(y, "y", dtype, allow_1d=True)
+        wm = self._weights(sample_weight, len(Xm), dtype, "sample_weight")
         layers = self.layers
         if layers is None:
             if self.network is not None and not fresh:
@@ -274,15 +285,43 @@ class Trainer:
             )
         if validation_data is not None:
             try:
-                Xv, yv = validation_data
+                Xv, yv, *rest = validation_data
+                if len(rest) > 1:
+                    raise ValueError
             except (TypeError, ValueError):
-                raise DataError("validation_data must be a pair (X_val, y_val)") from None
+                raise DataError(
+                    "validation_data must be a pair (X_val, y_val) or a triple "
+                    "(X_val, y_val, sample_weight_val)"
+                ) from None
             Xv = as_matrix(Xv, "X_val", dtype, allow_1d=False)
             yv = as_matrix(yv, "y_val", dtype, allow_1d=True)
             check_xy(Xv, yv, layers, what=("X_val", "y_val"))
             self._check_targets(yv, "y_val")
-            val = (Xv, yv)
-        return layers, Xm, ym, val
+            wv = self._weights(rest[0] if rest else None, len(Xv), dtype,
+                               "sample_weight_val")
+            val = (Xv, yv) if wv is None else (Xv, yv, wv)
+        return layers, Xm, ym, val, wm
+
+    def _weights(self, w, n: int, dtype, what: str):
+        """Sample weights as a private ``(n,)`` array, or None; checked once."""
+        if w is None:
+            return None
+        value = getattr(self._loss, "value", None)
+        if not accepts_keyword(value, "weights"):
+            raise ConfigError(
+                f"loss {self._loss.name!r} does not take sample weights (its value() has "
+                "no 'weights' argument); use a bundled loss or drop sample_weight"
+            )
+        wm = as_matrix(np.asarray(w), what, dtype, allow_1d=True)
+        if wm.shape != (n, 1):
+            raise DataError(
+                f"{what} must hold one weight per row: shape ({n},), got "
+                f"{np.shape(w)}"
+            )
+        wm = np.ascontiguousarray(wm[:, 0])
+        if (wm < 0).any() or not wm.sum() > 0:
+            raise DataError(f"{what} must be ≥ 0 with a positive sum")
+        return wm
 
     def _check_targets(self, y, what: str) -> None:
         """The loss's own once-per-run check of the targets, if it has one."""
@@ -293,7 +332,7 @@ class Trainer:
             except ValueError as exc:
                 raise DataError(f"{what}: {exc}") from None
 
-    def _split(self, Xm, ym, rng, fresh: bool):
+    def _split(self, Xm, ym, rng, fresh: bool, wm=None):
         """Hold out ``validation_split`` of the rows.
 
         The rows drawn by :meth:`fit` are kept for :meth:`partial_fit` on data
@@ -302,7 +341,9 @@ class Trainer:
         if fresh or self._split_rows is None or self._split_rows[0] != len(Xm):
             self._split_rows = (len(Xm), *holdout(len(Xm), self.config["validation_split"], rng))
         _, tr, va = self._split_rows
-        return Xm[tr], ym[tr], (Xm[va], ym[va])
+        if wm is None:
+            return Xm[tr], ym[tr], None, (Xm[va], ym[va])
+        return Xm[tr], ym[tr], wm[tr], (Xm[va], ym[va], wm[va])
 
     def _new_network(self, layers, rng) -> Network:
         dtype = np.dtype(self.config["dtype"])
@@ -314,9 +355,15 @@ class Trainer:
         return Network(layers, acts, params, dtype)
 
     # -- running -------------------------------------------------------
-    def fit(self, X, y, *, validation_data=None) -> TrainResult:
-        """Train from freshly initialised parameters; return the result."""
-        for _ in self._run(X, y, validation_data, fresh=True, epochs=None):
+    def fit(self, X, y, *, validation_data=None, sample_weight=None) -> TrainResult:
+        """Train from freshly initialised parameters; return the result.
+
+        ``sample_weight``: ``(n_samples,)`` weights ``≥ 0`` for the loss (see
+        :mod:`deltarule.workspace`); ``validation_data`` may carry its own
+        as a third item.
+        """
+        for _ in self._run(X, y, validation_data, fresh=True, epochs=None,
+                           sample_weight=sample_weight):
             pass
         return self.result
 
@@ -330,22 +377,25 @@ class Trainer:
         """
         return self._run(X, y, validation_data, fresh=True, epochs=None, caller_code=True)
 
-    def partial_fit(self, X, y, *, epochs: int = 1, validation_data=None) -> TrainResult:
+    def partial_fit(self, X, y, *, epochs: int = 1, validation_data=None,
+                    sample_weight=None) -> TrainResult:
         """Run ``epochs`` more epochs from the current parameters (warm start)."""
         epochs = check_positive(epochs, "epochs", integer=True)
         for _ in self._run(X, y, validation_data, fresh=self.network is None,
-                           epochs=epochs):
+                           epochs=epochs, sample_weight=sample_weight):
             pass
         return self.result
 
-    def _run(self, X, y, validation_data, *, fresh: bool, epochs, caller_code=False):
+    def _run(self, X, y, validation_data, *, fresh: bool, epochs, caller_code=False,
+             sample_weight=None):
         cfg = self.config
-        layers, Xm, ym, val = self._prepare(X, y, validation_data, fresh=fresh)
+        layers, Xm, ym, val, wm = self._prepare(X, y, validation_data, fresh=fresh,
+                                                sample_weight=sample_weight)
         if fresh or self._rng is None:
             self._rng = np.random.default_rng(cfg["seed"])
         rng = self._rng
         if val is None and cfg["validation_split"] is not None:
-            Xm, ym, val = self._split(Xm, ym, rng, fresh)
+            Xm, ym, wm, val = self._split(Xm, ym, rng, fresh, wm)
         if fresh:
             self.network = self._new_network(layers, rng)
             self.optimizer = self._build_optimizer()
@@ -355,7 +405,7 @@ class Trainer:
             run_cfg["max_epochs"] = epochs
         state = State(net, run_cfg, capacity=min(run_cfg["max_epochs"] or 0, 1 << 16))
         gen = run_epochs(self.registry, net, self._loss, self.optimizer, Xm, ym, val, state,
-                         rng, caller_code=caller_code)
+                         rng, caller_code=caller_code, weights=wm)
         try:
             yield from gen
         finally:

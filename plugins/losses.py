@@ -13,6 +13,13 @@ writes ``δ_L = ∂L/∂z_L`` into ``out`` and returns the loss computed stably
 from ``z``; for any other activation it returns ``None`` and the loop takes
 the general path ``∂L/∂ŷ ⊙ f'(z)``.
 
+Sample weights: ``value(y, y_hat, weights=None)`` takes an optional
+``(n_samples,)`` array ``w ≥ 0`` and returns ``Σ_i w_i L_i`` (``"sum"``) or
+``Σ_i w_i L_i / Σ_i w_i`` (``"mean"``), ``L_i`` being sample ``i``'s loss.
+Only the value needs them: the loop scales the rows of the gradient (or of
+the fused delta) by ``w_i`` (``"sum"``) or ``w_i · n / Σ w`` (``"mean"``)
+itself, since every loss here is a sum of per-sample terms.
+
 Declarations read by the spec suite: ``minimum`` (the value at
 ``y_hat == y``), ``targets`` (``"real"``, ``"binary"`` or ``"one_hot"``) and
 ``predictions`` (``"real"``, ``"unit"`` for the open interval (0, 1), or
@@ -47,6 +54,13 @@ def _check_eps(name, eps):
     return float(eps)
 
 
+def _weighted(rows, weights, reduction):
+    """``Σ_i w_i L_i`` (``"sum"``) or that divided by ``Σ_i w_i`` (``"mean"``)."""
+    w = np.asarray(weights, dtype=rows.dtype).reshape(-1)
+    total = float(np.dot(w, rows))
+    return total / float(w.sum()) if reduction == "mean" else total
+
+
 def _clip_eps(eps, dtype):
     # 1 - 1e-12 rounds to 1 in float32: never clip closer than the dtype resolves
     return max(eps, float(np.finfo(dtype).eps)) if np.dtype(dtype).kind == "f" else eps
@@ -74,8 +88,11 @@ class MSE:
     def options(self):
         return {"reduction": self.reduction}
 
-    def value(self, y, y_hat):
+    def value(self, y, y_hat, weights=None):
         diff = np.subtract(y_hat, y)
+        if weights is not None:
+            np.multiply(diff, diff, diff)
+            return 0.5 * _weighted(diff.sum(axis=1), weights, self.reduction)
         v = 0.5 * float(np.vdot(diff, diff))
         return v / len(y) if self.reduction == "mean" else v
 
@@ -128,10 +145,13 @@ class BinaryCrossEntropy:
     def _scale(self, n):
         return 1.0 / n if self.reduction == "mean" else 1.0
 
-    def value(self, y, y_hat):
+    def value(self, y, y_hat, weights=None):
         y = np.asarray(y)
         eps = _clip_eps(self.eps, np.result_type(y_hat))
         p = np.clip(y_hat, eps, 1.0 - eps)
+        if weights is not None:
+            rows = (y * np.log(p) + (1.0 - y) * np.log1p(-p)).sum(axis=1)
+            return -_weighted(rows, weights, self.reduction)
         total = float(np.vdot(y, np.log(p)))
         np.subtract(1.0, p, p)
         np.log(p, p)
@@ -240,9 +260,11 @@ class CrossEntropy:
         dt = np.result_type(y_hat)
         return _tiny(dt if dt.kind == "f" else np.dtype(np.float64))
 
-    def value(self, y, y_hat):
+    def value(self, y, y_hat, weights=None):
         p = np.maximum(y_hat, self._floor(y_hat))
         np.log(p, p)
+        if weights is not None:
+            return -_weighted((np.asarray(y) * p).sum(axis=1), weights, self.reduction)
         return -float(np.vdot(np.asarray(y), p)) * self._scale(len(y))
 
     def gradient(self, y, y_hat, out=None):

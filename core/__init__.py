@@ -10,15 +10,20 @@
 from __future__ import annotations
 
 from .errors import (
+    ClassTargetWarning,
     ComponentClashError,
     ComponentError,
     ConfigError,
+    ConvergenceWarning,
     DataError,
     DataTypeError,
     DeltaRuleError,
+    DeltaRuleWarning,
+    DivergenceWarning,
     MissingDependencyError,
     ModelFileError,
     PluginError,
+    SaturationWarning,
     UnknownComponentError,
 )
 from .catalogue import Catalogue
@@ -32,17 +37,22 @@ from .version import __version__
 
 __all__ = [
     "Catalogue",
+    "ClassTargetWarning",
     "ComponentClashError",
     "ComponentError",
     "ConfigError",
+    "ConvergenceWarning",
     "DataError",
     "DataTypeError",
     "DeltaRuleError",
+    "DeltaRuleWarning",
+    "DivergenceWarning",
     "MissingDependencyError",
     "ModelFileError",
     "Network",
     "PluginError",
     "Registry",
+    "SaturationWarning",
     "State",
     "TrainResult",
     "Trainer",

@@ -30,8 +30,8 @@ output / loss          softmax + ``cross_entropy`` (several classes), sigmoid +
 ``alpha``              the run option ``l2``: ``½ α Σ‖W‖² / n_batch`` added to
                        each batch's loss (weights only, not the biases)
 Glorot init            ``("xavier", {"bias": "same"})``; ``gain=1/√3`` for logistic
-``solver="adam"``      ``("adam", {beta1, beta2, eps})``, ``lr=learning_rate_init``
-``solver="sgd"``       ``sgd``; ``momentum``; ``nesterov`` (``nesterovs_momentum``)
+``solver="adam"``      ``("adam", {beta1, beta2, eps, "eps_hat": True})``
+``solver="sgd"``       ``sgd``; ``momentum`` / ``nesterov`` with ``form="step"``
 ``learning_rate``,     the stop plugin below sets the optimizer's ``lr`` after each
 ``tol``,               epoch (``invscaling``: ``lr_init / (t_ + 1) ** power_t``),
 ``n_iter_no_change``,  counts epochs without improvement by ``tol`` (training
@@ -335,12 +335,12 @@ class _BaseMLP(BaseEstimator):
         """The deltarule optimizer (a ``(name, options)`` pair) for ``solver``."""
         if self.solver == "adam":
             return ("adam", {"beta1": float(self.beta_1), "beta2": float(self.beta_2),
-                             "eps": float(self.epsilon)})
+                             "eps": float(self.epsilon), "eps_hat": True})
         if self.solver == "sgd":
             if self.momentum == 0:
                 return ("sgd", {})
             kind = "nesterov" if self.nesterovs_momentum else "momentum"
-            return (kind, {"momentum": float(self.momentum)})
+            return (kind, {"momentum": float(self.momentum), "form": "step"})
         return self.solver  # any registered optimizer, its own defaults
 
     def _init(self):
@@ -367,8 +367,13 @@ class _BaseMLP(BaseEstimator):
             sample_weight = _check_sample_weight(sample_weight, X)
         self.n_outputs_ = Y.shape[1]
         layers = [X.shape[1], *self._hidden, self.n_outputs_]
-        rs = check_random_state(self.random_state)
-        seed = int(rs.randint(np.iinfo(np.int32).max))
+        try:
+            rs = check_random_state(self.random_state)
+        except ValueError:
+            raise ConfigError(
+                "random_state must be None, an int or a numpy.random.RandomState, got "
+                f"{self.random_state!r}"
+            ) from None
         if first_pass:
             self._initialize(layers)
         elif list(self.network_.layers) != layers:
@@ -397,6 +402,8 @@ class _BaseMLP(BaseEstimator):
             validation = (X_val, self._decode(Y_val), sw_val)
             val_data = (X_val, Y_val)
         n_train = X_train.shape[0]
+        # drawn after the split, so a warm start splits as scikit-learn does
+        seed = int(rs.randint(np.iinfo(np.int32).max))
         trainer = Trainer(
             layers,
             activation=[_component(self.activation, _ACTIVATIONS)] * len(self._hidden)
@@ -577,7 +584,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return X, Y
 
     def _stratify(self):
-        return self.n_outputs_ == 1 or self._label_binarizer.y_type_ == "multiclass"
+        # as scikit-learn: stratified on the labels when there is one output unit
+        return self.n_outputs_ == 1
 
     def _decode(self, Y):
         return self._label_binarizer.inverse_transform(Y)

@@ -38,7 +38,7 @@ class State:
     __slots__ = (
         "_epoch", "_loss", "_val_loss", "_hist", "_n", "_val_hist", "_n_val", "_net",
         "_params", "_grads", "_start", "_config", "_stop_reason", "scratch",
-        "_final_params",
+        "_final_params", "restored_loss", "restored_val_loss",
     )
 
     def __init__(self, net: Network, config: dict, history=(), val_history=(),
@@ -62,6 +62,10 @@ class State:
         self._config = MappingProxyType(config)
         self._stop_reason = None
         self._final_params = None
+        # set when the run ends on other parameters than the last epoch's
+        # (restored by a stop criterion, or by the divergence guard)
+        self.restored_loss = None
+        self.restored_val_loss = None
         self.scratch: dict[str, Any] = {}
 
     epoch = property(lambda self: self._epoch, doc="Epochs completed so far (1-based).")
@@ -205,6 +209,7 @@ def run_epochs(registry, net: Network, loss_c, optimizer, X, y, val, state: Stat
                 if not isfinite(loss):
                     reason = "diverged"
                     _restore_finite(net, backup, epoch, X, y, loss_c)
+                    _score_restored(state, net, loss_c, X, y, weights, l2, val)
                 else:
                     if val_loss is not None:
                         v = val_loss()
@@ -225,6 +230,7 @@ def run_epochs(registry, net: Network, loss_c, optimizer, X, y, val, state: Stat
                     state._stop_reason = reason
                     if state._final_params is not None and reason != "diverged":
                         net.set_params(state._final_params)
+                        _score_restored(state, net, loss_c, X, y, weights, l2, val)
                 else:
                     state._final_params = None  # asked for by a criterion that did not stop
                 if has_end:
@@ -255,6 +261,31 @@ def run_epochs(registry, net: Network, loss_c, optimizer, X, y, val, state: Stat
             if state._stop_reason is None:
                 state._stop_reason = reason or "caller"
             pm.hook.deltarule_train_end(state=state)
+
+
+def _score_restored(state, net, loss_c, X, y, weights, l2, val) -> None:
+    """Record the losses of the parameters the run ends with, when they are
+    not the last epoch's: on the whole training set (with the L2 term) and
+    the validation set."""
+    state.restored_loss = full_loss(net, loss_c, X, y, weights, l2)
+    if val is not None:
+        state.restored_val_loss = full_loss(net, loss_c, *val)
+
+
+def full_loss(net: Network, loss_c, X, y, weights=None, l2: float = 0.0) -> float:
+    """``L(y, ŷ(X))`` of the current parameters over all of ``X`` (one batch),
+    weighted by ``weights``, plus the L2 term as the workspace adds it."""
+    y_hat = net.forward(X)
+    if weights is None:
+        value = float(loss_c.value(y, y_hat))
+        total = len(X)
+    else:
+        value = float(loss_c.value(y, y_hat, weights=weights))
+        total = float(np.sum(weights))
+    if l2:
+        c = 1.0 / total if getattr(loss_c, "reduction", "sum") == "mean" else 1.0
+        value += 0.5 * l2 * c * sum(float(np.vdot(W, W)) for W in net.weights)
+    return value
 
 
 def _filled_workspace(net: Network, loss_c, X, y, backward: bool = True) -> Workspace:

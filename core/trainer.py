@@ -13,6 +13,7 @@ import inspect
 import math
 import numbers
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -61,20 +62,38 @@ class TrainResult:
     def epochs(self) -> int:
         return len(self.history)
 
+    final_loss: float | None = None
+    final_val_loss: float | None = None
+
     @property
     def loss(self) -> float:
-        """The loss of the last epoch run (``nan`` if none ran)."""
+        """The training loss of the parameters returned (``nan`` if no epoch ran).
+
+        Usually the last epoch's; when a stop criterion restored earlier
+        parameters (``patience``), the loss those parameters scored.
+        """
+        if self.final_loss is not None:
+            return self.final_loss
         return self.history[-1] if self.history else math.nan
+
+    @property
+    def val_loss(self) -> float | None:
+        """The validation loss of the parameters returned, or ``None`` without
+        validation data."""
+        if self.final_val_loss is not None:
+            return self.final_val_loss
+        return self.val_history[-1] if self.val_history else None
 
     def predict(self, X) -> np.ndarray:
         """The network's output for ``X``: ``(n_samples, layers[-1])``."""
         return self.network.predict(X)
 
-    def save(self, path) -> None:
-        """Write the model to ``path`` (``.npz`` + JSON metadata), atomically."""
+    def save(self, path) -> "Path":
+        """Write the model to ``path`` (``.npz`` + JSON metadata), atomically;
+        return the path written (``.npz`` appended when missing)."""
         from .io.model import save  # io.model reads TrainResult's fields, not its class
 
-        save(self, path)
+        return save(self, path)
 
 
 class Trainer:
@@ -415,6 +434,8 @@ class Trainer:
                 history=state.history.tolist(),
                 val_history=state.val_history.tolist(),
                 stop_reason=state.stop_reason or "caller",
+                final_loss=state.restored_loss,
+                final_val_loss=state.restored_val_loss,
                 elapsed=state.elapsed,
                 config=run_cfg,
                 components={

@@ -25,6 +25,7 @@ from .errors import (
     PluginError,
     SaturationWarning,
     UnknownComponentError,
+    UnknownOptionError,
 )
 from .catalogue import Catalogue
 from .hookspecs import hookimpl, hookspec
@@ -57,6 +58,7 @@ __all__ = [
     "TrainResult",
     "Trainer",
     "UnknownComponentError",
+    "UnknownOptionError",
     "hookimpl",
     "hookspec",
     "load",

@@ -11,10 +11,17 @@ while a user plugin's component shadows a bundled one of the same name.
 from __future__ import annotations
 
 import difflib
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ComponentClashError, ConfigError, PluginError, UnknownComponentError
+from .errors import (
+    ComponentClashError,
+    ConfigError,
+    PluginError,
+    UnknownComponentError,
+    UnknownOptionError,
+)
 from .protocols import FAMILIES, SINGULAR, validate_component
 
 
@@ -114,12 +121,57 @@ def configure(component, options: dict):
     if hasattr(component, "configure"):
         return component.configure(**options)
     cls = type(component)
+    unknown = unknown_options_message(cls, options, f"{component.name!r}")
+    if unknown:
+        raise UnknownOptionError(unknown)
     try:
         return cls(**{**current_options(component), **options})
     except TypeError as exc:
         raise ConfigError(
             f"{component.name!r} does not take options {sorted(options)}: {exc}"
         ) from None
+
+
+def option_names(factory) -> list[str] | None:
+    """The keyword options a component class (or factory) accepts, following
+    ``**options`` up the class hierarchy; ``None`` when they cannot be known."""
+
+
+    classes = factory.__mro__ if inspect.isclass(factory) else (factory,)
+    names: list[str] = []
+    for cls in classes:
+        init = cls.__init__ if inspect.isclass(cls) else cls
+        if init is object.__init__:
+            break
+        try:
+            params = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):
+            return None
+        open_ended = False
+        for p in params:
+            if p.kind is p.VAR_KEYWORD:
+                open_ended = True
+            elif p.name != "self" and p.kind is not p.VAR_POSITIONAL and p.name not in names:
+                names.append(p.name)
+        if not open_ended:
+            return names
+    return None
+
+
+def unknown_options_message(factory, options, label: str) -> str | None:
+    """"label has no option 'x' (did you mean 'y'?); its options: …", or None."""
+    known = option_names(factory)
+    if known is None:
+        return None
+    bad = [k for k in options if k not in known]
+    if not bad:
+        return None
+    parts = []
+    for k in bad:
+        close = difflib.get_close_matches(k, known, n=1, cutoff=0.6)
+        parts.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return (f"{label} has no option {', '.join(parts)}; its options: "
+            f"{', '.join(known)}")
 
 
 def current_options(component) -> dict:

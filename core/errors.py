@@ -19,6 +19,11 @@ class ConfigError(DeltaRuleError, ValueError):
     """A training option out of range or inconsistent with another."""
 
 
+class UnknownOptionError(ConfigError, TypeError):
+    """An option name that nothing takes (a ``TypeError`` too, as for any
+    unexpected keyword argument)."""
+
+
 class UnknownComponentError(DeltaRuleError, ValueError):
     """A component name that no registered plugin provides."""
 

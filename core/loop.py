@@ -164,7 +164,16 @@ def run_epochs(registry, net: Network, loss_c, optimizer, X, y, val, state: Stat
     else:
         run_batches = _batch_runner(net, loss_c, X, y, batch, cfg["shuffle"], rng,
                                     opt_step, params, grads, weights, l2)
-    val_loss = _validation_loss(net, loss_c, *val) if val is not None else None
+    val_loss = None
+    if val is not None:
+        # a summed loss grows with the rows: put the validation loss on the
+        # training set's scale, so the two curves can be compared
+        scale = 1.0
+        if getattr(loss_c, "reduction", "sum") != "mean":
+            n_val = len(val[0]) if len(val) < 3 else float(np.sum(val[2]))
+            n_tr = n if weights is None else float(np.sum(weights))
+            scale = n_tr / n_val
+        val_loss = _validation_loss(net, loss_c, *val, scale=scale)
     # two generations of backups: the divergence guard's "last finite parameters"
     theta = net.theta
     backup = [theta.copy(), theta.copy()]
@@ -245,10 +254,13 @@ def run_epochs(registry, net: Network, loss_c, optimizer, X, y, val, state: Stat
                     with np.errstate(**outer_errstate):
                         yield state
         except KeyboardInterrupt:
-            # Ctrl-C ends the run cleanly; the parameters reached are kept
+            # Ctrl-C ends the run cleanly: the parameters reached are kept (the
+            # trainer's result), then the interrupt goes on to the caller, so a
+            # script of several runs stops as a whole
             state._stop_reason = "interrupted"
             if not np.isfinite(theta).all():
                 _restore_finite(net, backup, epoch, X, y, loss_c)
+            raise
         except GeneratorExit:
             if state._stop_reason is None:
                 state._stop_reason = "caller"
@@ -269,7 +281,11 @@ def _score_restored(state, net, loss_c, X, y, weights, l2, val) -> None:
     the validation set."""
     state.restored_loss = full_loss(net, loss_c, X, y, weights, l2)
     if val is not None:
-        state.restored_val_loss = full_loss(net, loss_c, *val)
+        value = full_loss(net, loss_c, *val)
+        if getattr(loss_c, "reduction", "sum") != "mean":  # as _validation_loss scales it
+            n_val = len(val[0]) if len(val) < 3 else float(np.sum(val[2]))
+            value *= (len(X) if weights is None else float(np.sum(weights))) / n_val
+        state.restored_val_loss = value
 
 
 def full_loss(net: Network, loss_c, X, y, weights=None, l2: float = 0.0) -> float:
@@ -345,8 +361,9 @@ def _batch_runner(net, loss_c, X, y, batch, shuffle, rng, opt_step, params, grad
     return run_batches
 
 
-def _validation_loss(net: Network, loss_c, Xv, yv, wv=None):
-    """``() -> L(y_val, ŷ_val)`` with the current parameters (weighted by ``wv``)."""
+def _validation_loss(net: Network, loss_c, Xv, yv, wv=None, *, scale: float = 1.0):
+    """``() -> scale · L(y_val, ŷ_val)`` with the current parameters (weighted by
+    ``wv``); ``scale`` is ``n_train / n_val`` for a summed loss."""
     ws = _filled_workspace(net, loss_c, Xv, yv, backward=False)
     fwd_ops, value, y_hat = ws.forward_ops, loss_c.value, ws.y_hat
 
@@ -354,13 +371,13 @@ def _validation_loss(net: Network, loss_c, Xv, yv, wv=None):
         def val_loss() -> float:
             for op in fwd_ops:
                 op()
-            return float(value(yv, y_hat, weights=wv))
+            return scale * float(value(yv, y_hat, weights=wv))
         return val_loss
 
     def val_loss() -> float:
         for op in fwd_ops:
             op()
-        return float(value(yv, y_hat))
+        return scale * float(value(yv, y_hat))
 
     return val_loss
 

@@ -49,7 +49,7 @@ def validate_component(comp: Any, family: str, plugin: str = "<direct>") -> None
     name = getattr(comp, "name", None)
     if not isinstance(name, str) or not name:
         raise ComponentError(
-            f"plugin {plugin!r} returned a {SINGULAR[family]} without a string 'name' "
+            f"plugin {plugin!r} returned {_article(SINGULAR[family])} without a string 'name' "
             f"attribute: {comp!r}"
         )
     for alternatives in REQUIRED[family]:
@@ -68,6 +68,11 @@ def validate_component(comp: Any, family: str, plugin: str = "<direct>") -> None
         raise ComponentError(
             f"{SINGULAR[family]} {name!r} from plugin {plugin!r} must be {what}"
         )
+
+
+def _article(noun: str) -> str:
+    """``an activation``, ``a loss``."""
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
 
 
 def accepts_keyword(method, name: str) -> bool:

@@ -430,8 +430,12 @@ class _BaseMLP(BaseEstimator):
             run = trainer.fit
         self.n_iter_ = 0
         try:
-            result = run(X_train, Y_train, validation_data=val_data,
-                         sample_weight=sw_train)
+            with warnings.catch_warnings():
+                # this estimator words its own (scikit-learn's) warnings below
+                warnings.filterwarnings("ignore", category=errors.ConvergenceWarning)
+                warnings.filterwarnings("ignore", category=errors.DivergenceWarning)
+                result = run(X_train, Y_train, validation_data=val_data,
+                             sample_weight=sw_train)
         except KeyboardInterrupt:
             # as scikit-learn: keep what was reached, and say so
             warnings.warn("Training interrupted by user.", stacklevel=3)

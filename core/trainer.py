@@ -18,9 +18,10 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from .catalogue import is_pair
+from .catalogue import is_pair, unknown_options_message
+from . import diagnostics
 from .config import DEFAULTS
-from .errors import ComponentError, ConfigError, DataError
+from .errors import ComponentError, ConfigError, DataError, UnknownOptionError
 from .io.data import holdout
 from .loop import State, run_epochs
 from .network import Network
@@ -135,10 +136,7 @@ class Trainer:
                  entry_points: bool | None = None, **options):
         unknown = sorted(set(options) - set(DEFAULTS))
         if unknown:
-            raise TypeError(
-                f"unknown training option(s) {unknown}; known options: "
-                f"{', '.join(sorted(DEFAULTS))}"
-            )
+            raise UnknownOptionError(unknown_run_options(unknown))
         self.layers = None if layers is None else check_layers(layers)
         self.config = {**DEFAULTS, **options}
         self.registry: Registry = make_plugin_manager(plugins, entry_points=entry_points)
@@ -256,6 +254,10 @@ class Trainer:
         if is_pair(spec):
             options.update(spec[1])
         options.setdefault("lr", self.config["lr"])
+        unknown = unknown_options_message(
+            factory, options, f"optimizer {getattr(factory, 'name', factory)!r}")
+        if unknown:
+            raise UnknownOptionError(unknown)
         try:
             opt = factory(**options)
         except TypeError as exc:
@@ -416,6 +418,11 @@ class Trainer:
         if val is None and cfg["validation_split"] is not None:
             Xm, ym, wm, val = self._split(Xm, ym, rng, fresh, wm)
         if fresh:
+            out_act = self._activations_for(len(layers) - 1)[-1]
+            problem = diagnostics.class_target(ym, getattr(out_act, "name", ""))
+            if problem:
+                diagnostics.warn(*problem)
+        if fresh:
             self.network = self._new_network(layers, rng)
             self.optimizer = self._build_optimizer()
         net = self.network
@@ -444,6 +451,30 @@ class Trainer:
                     "optimizer": getattr(self.optimizer, "name", type(self.optimizer).__name__),
                 },
             )
+        # reached only when the run ended without an exception
+        if fresh:
+            for problem in diagnostics.after_run(self.result, Xm, ym):
+                diagnostics.warn(*problem)
+
+
+# names users reach for that deltarule spells differently
+_ALIASES = {"epochs": "max_epochs", "learning_rate": "lr", "n_epochs": "max_epochs",
+            "max_iter": "max_epochs", "random_state": "seed", "batch": "batch_size",
+            "hidden_layer_sizes": "layers", "validation_fraction": "validation_split"}
+
+
+def unknown_run_options(names) -> str:
+    """"unknown training option 'epochs' (did you mean 'max_epochs'?); …"."""
+    import difflib
+
+    known = sorted(DEFAULTS)
+    parts = []
+    for name in names:
+        hint = _ALIASES.get(name) or next(iter(
+            difflib.get_close_matches(name, known, n=1, cutoff=0.6)), None)
+        parts.append(f"{name!r}" + (f" (did you mean {hint!r}?)" if hint else ""))
+    return (f"unknown training option {', '.join(parts)}; the options are "
+            f"{', '.join(known)}")
 
 
 def train(X, y, layers=None, *, activation="sigmoid", loss="mse", optimizer="sgd",

@@ -283,7 +283,13 @@ def cmd_train(args) -> int:
         time_budget=args.time_budget, seed=seed, dtype=args.dtype,
         threads=args.threads, plugins=plugins,
     )
-    result = trainer.fit(X, y, validation_data=validation)
+    try:
+        result = trainer.fit(X, y, validation_data=validation)
+    except KeyboardInterrupt:
+        # the command line keeps what was reached: report, save, exit 130
+        if trainer.result is None:
+            raise
+        result = trainer.result
     interrupted = result.stop_reason == "interrupted"
 
     saved = save(result, args.save) if args.save else None

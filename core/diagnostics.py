@@ -12,10 +12,10 @@ warning                     when
                             output whose range cannot reach them (sigmoid,
                             softmax, tanh) — class labels trained as numbers
 ``DivergenceWarning``       the loss became NaN or infinite
-``SaturationWarning``       after training: the output layer gives the same
-                            saturated value for every row although the
-                            targets differ (a rate far too large, or
-                            unscaled inputs)
+``SaturationWarning``       after training: the network gives the same
+                            output for every row although the targets
+                            differ (saturated units: a rate far too large,
+                            or unscaled inputs)
 ``ConvergenceWarning``      the run stopped at ``max_epochs`` while the loss
                             still fell by more than 1 % over the last tenth
                             of the epochs (at least 10), and was still above
@@ -94,25 +94,29 @@ def after_run(result, X: np.ndarray, y: np.ndarray) -> list[tuple]:
 
 
 def _saturation(net, X, y) -> tuple | None:
-    name = getattr(net.activations[-1], "name", None)
-    bounds = BOUNDED_OUTPUTS.get(name)
-    if bounds is None or len(X) < 2:
+    """The same output for every row although the targets differ: saturated
+    units (at the output, or a hidden layer feeding it a constant)."""
+    if len(X) < 2:
         return None
     rows = slice(0, 1000)  # enough to tell; bounded cost on big data
     with np.errstate(all="ignore"):
         y_hat = net.forward(X[rows])
-    if not np.isfinite(y_hat).all():
+    if not np.isfinite(y_hat).all() or np.ptp(y[rows], axis=0).max() == 0:
         return None
-    lo, hi = bounds
-    at_edge = np.minimum(np.abs(y_hat - lo), np.abs(y_hat - hi)) < 1e-6
-    constant = np.ptp(y_hat, axis=0).max() < 1e-9
-    if not (at_edge.all() and constant and np.ptp(y[rows], axis=0).max() > 0):
+    spread = np.ptp(y_hat, axis=0).max()
+    if spread > 1e-9 * max(1.0, float(np.abs(y_hat).max())):
         return None
+    name = getattr(net.activations[-1], "name", "output")
     value = _list(np.unique(np.round(y_hat[0], 6)))
+    bounds = BOUNDED_OUTPUTS.get(name)
+    where = "the output units" if bounds and np.all(
+        np.minimum(np.abs(y_hat - bounds[0]), np.abs(y_hat - bounds[1])) < 1e-6
+    ) else "the hidden units"
     return (SaturationWarning,
-            f"every {name} output is saturated at {value} for every row, although the "
-            "targets differ: the gradients vanished and training stalled. Lower lr, scale "
-            "the inputs (--scale standard), or start from smaller weights (init='xavier')")
+            f"the network gives the same output ({value}) for every row although the "
+            f"targets differ: {where} are saturated, so the gradients vanished and "
+            "training stalled. Scale the inputs (--scale standard), lower lr, or start "
+            "from smaller weights (init='xavier')")
 
 
 def _list(values, keep: int = 6) -> str:

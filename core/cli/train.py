@@ -11,13 +11,15 @@ import math
 import os
 import secrets
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..config import DEFAULTS
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, DeltaRuleWarning
+from ..preprocessing import Scaler, spread_note
 from .parser import EXIT_INTERRUPTED, parse_names, parse_seed, parse_widths
 
 # the library's defaults, used when neither the preset nor the user sets an option
@@ -45,6 +47,14 @@ def add_parser(sub):
     g.add_argument("--one-hot", action="store_true",
                    help="the single target column holds class labels 0,1,2,…: train "
                         "one output per class")
+    g.add_argument("--target-kind", choices=["auto", "classes", "numbers"], default="auto",
+                   help="auto (default): a target column of text, or of whole numbers "
+                        "with 3 to 20 values, is read as classes (a note says so); "
+                        "classes / numbers: say which")
+    g.add_argument("--scale", choices=["standard", "minmax"], default=None,
+                   help="scale the inputs (fitted on the training rows, stored in the "
+                        "model and applied by predict): standard = (x - mean) / std, "
+                        "minmax = (x - min) / (max - min); default: none")
     g = tr.add_argument_group("network")
     shape = g.add_mutually_exclusive_group()
     shape.add_argument("--layers", type=parse_widths("--layers", "2,3,1"), default=None,
@@ -106,10 +116,18 @@ class Data:
     features: tuple[str, ...]
     targets: tuple[str, ...]
     preset: object = None
+    classes: np.ndarray | None = None   # class labels, when the target is classes
+    target_columns: tuple[str, ...] = ()  # the file's target column name(s)
+    notes: tuple[str, ...] = ()
+    labels: np.ndarray | None = None    # the raw target labels (text or numbers)
 
 
-def load_data(args, *, need_target: bool) -> Data:
-    """The preset or file named by ``args.data``, split into inputs and targets."""
+MAX_AUTO_CLASSES = 20  # whole-number targets with 3…this many values read as classes
+
+
+def load_data(args, *, need_target: bool, table=None) -> Data:
+    """The preset or file named by ``args.data``, split into inputs and targets
+    (``table``: the file, when the caller read it already)."""
     from ..io.data import read_table
     from ..datasets import PRESETS
 
@@ -130,7 +148,8 @@ def load_data(args, *, need_target: bool) -> Data:
             f"{args.data!r} is neither a preset ({', '.join(PRESETS)}) nor an existing "
             "data file (.csv, .tsv, .npz)"
         )
-    table = read_table(args.data)
+    if table is None:
+        table = read_table(args.data)
     if need_target and not target and not table.default_target:
         raise ConfigError(
             f"name the target column(s) of {table.source} with --target "
@@ -138,11 +157,71 @@ def load_data(args, *, need_target: bool) -> Data:
         )
     split = table.split(target, columns)
     y, targets = split.y, split.targets
+    classes = labels = None
+    notes = []
     if getattr(args, "one_hot", False):
         y, targets = _one_hot(y, targets, table.source)
+        classes = np.arange(y.shape[1])
+        labels = split.y[:, 0].astype(np.int64)
+    elif need_target:
+        y, targets, classes, labels, note = _classes(split, getattr(args, "target_kind", "auto"),
+                                                     table.source)
+        if note:
+            notes.append(note)
+    elif split.labels is not None:
+        labels = split.labels
     desc = (f"{table.source} ({len(split.X)} rows; inputs {_short(split.features)}; "
             f"target {_short(split.targets) or '-'})")
-    return Data(table.source, desc, split.X, y, split.features, targets)
+    return Data(table.source, desc, split.X, y, split.features, targets,
+                classes=classes, target_columns=split.targets, notes=tuple(notes),
+                labels=labels)
+
+
+def _classes(split, kind: str, source: str):
+    """``(y, target names, classes, labels, note)``: the target read as numbers
+    or as classes.  Classes are encoded as one 0/1 column (two classes:
+    ``classes[1]`` is 1) or one-hot columns (three or more)."""
+    y, targets = split.y, split.targets
+    if split.labels is not None:
+        if kind == "numbers":
+            raise DataError(
+                f"{source}: target column {targets[0]!r} holds text, which cannot be "
+                "read as numbers; drop --target-kind numbers to read it as classes"
+            )
+        labels = split.labels
+        why = "holds text"
+    elif len(targets) != 1 or kind == "numbers":
+        return y, targets, None, None, None
+    else:
+        col = y[:, 0]
+        whole = np.array_equal(col, np.round(col))
+        n_values = len(np.unique(col))
+        if kind == "auto" and not (whole and 3 <= n_values <= MAX_AUTO_CLASSES):
+            return y, targets, None, None, None
+        if n_values < 2:
+            raise DataError(f"{source}: target column {targets[0]!r} holds one value only; "
+                            "classes need at least two")
+        labels = col.astype(np.int64) if whole else col
+        why = f"holds {n_values} whole numbers"
+    classes, codes = np.unique(labels, return_inverse=True)
+    k = len(classes)
+    if k < 2:
+        raise DataError(f"{source}: target column {targets[0]!r} holds one class only "
+                        f"({classes[0]!r}); classes need at least two")
+    if k == 2:
+        Y = codes.reshape(-1, 1).astype(np.float64)
+        names = (f"{targets[0]}={classes[1]}",)
+    else:
+        Y = np.zeros((len(codes), k))
+        Y[np.arange(len(codes)), codes] = 1.0
+        names = tuple(f"{targets[0]}={c}" for c in classes)
+    note = None
+    if kind == "auto":
+        other = ("" if split.labels is not None else
+                 "; --target-kind numbers fits them as numbers instead")
+        note = (f"target column {targets[0]!r} {why}: read as {k} classes "
+                f"({_short([str(c) for c in classes])}){other}")
+    return Y, names, classes, labels, note
 
 
 def _short(names, keep: int = 6) -> str:
@@ -262,7 +341,10 @@ def cmd_train(args) -> int:
     preset = data.preset
     opts = _resolve(args, preset)
     layers = _layers_for(args, preset, data)
+    if data.classes is not None and not args.one_hot:
+        _class_defaults(args, opts, layers, len(data.classes))
     seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
+    notes = list(data.notes)
 
     X, y, validation = data.X, data.y, None
     if opts["validation_split"] is not None:
@@ -270,6 +352,16 @@ def cmd_train(args) -> int:
         split_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
         tr, va = holdout(len(X), opts["validation_split"], split_rng)
         X, y, validation = data.X[tr], data.y[tr], (data.X[va], data.y[va])
+    scaler = None
+    if args.scale:
+        scaler = Scaler.fit(X, args.scale)  # on the training rows only
+        X = scaler.transform(X)
+        if validation is not None:
+            validation = (scaler.transform(validation[0]), validation[1])
+    elif preset is None:
+        spread = spread_note(data.X)
+        if spread:
+            notes.append(spread)
 
     plugins = list(args.plugin)
     bar = _progress_plugin(args)
@@ -283,14 +375,31 @@ def cmd_train(args) -> int:
         time_budget=args.time_budget, seed=seed, dtype=args.dtype,
         threads=args.threads, plugins=plugins,
     )
-    try:
-        result = trainer.fit(X, y, validation_data=validation)
-    except KeyboardInterrupt:
-        # the command line keeps what was reached: report, save, exit 130
-        if trainer.result is None:
-            raise
-        result = trainer.result
+    if not args.quiet:
+        for note in notes:
+            print(f"deltarule: note: {note}", file=sys.stderr)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeltaRuleWarning)
+        try:
+            result = trainer.fit(X, y, validation_data=validation)
+        except KeyboardInterrupt:
+            # the command line keeps what was reached: report, save, exit 130
+            if trainer.result is None:
+                raise
+            result = trainer.result
+    for w in caught:
+        if issubclass(w.category, DeltaRuleWarning):
+            notes.append(str(w.message))
+            if not args.quiet:
+                print(f"deltarule: note: {w.message}", file=sys.stderr)
+        else:  # someone else's warning: hand it on untouched
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     interrupted = result.stop_reason == "interrupted"
+    net = result.network
+    net.scaler = scaler
+    net.classes = data.classes
+    net.feature_names = tuple(data.features)
+    net.target_names = tuple(data.target_columns or data.targets)
 
     saved = save(result, args.save) if args.save else None
     plotted = None
@@ -303,8 +412,14 @@ def cmd_train(args) -> int:
             title=f"{data.name}: {'-'.join(map(str, layers))}",
         )
 
-    report = _train_report(data, opts, layers, seed, result, X, y, validation,
+    X_raw = X if scaler is None else scaler.inverse_transform(X)
+    if validation is not None and scaler is not None:
+        validation = (scaler.inverse_transform(validation[0]), validation[1])
+    report = _train_report(data, opts, layers, seed, result, X_raw, y, validation,
                            saved, plotted)
+    report["notes"] = notes
+    report["scale"] = args.scale
+    report["classes"] = None if data.classes is None else np.asarray(data.classes).tolist()
     if args.json:
         print(json.dumps(report, allow_nan=False))
     else:
@@ -314,6 +429,23 @@ def cmd_train(args) -> int:
               "reached are kept" + (f" and saved to {saved}" if saved else ""),
               file=sys.stderr)
     return EXIT_INTERRUPTED if interrupted else 0
+
+
+def _class_defaults(args, opts, layers, k: int) -> None:
+    """An output that fits class targets, unless the user chose one:
+    softmax + cross_entropy for three or more classes, sigmoid +
+    binary_cross_entropy for two."""
+    out, loss = ("softmax", "cross_entropy") if k > 2 else ("sigmoid", "binary_cross_entropy")
+    if args.activation is None:
+        hidden = opts["activation"] if isinstance(opts["activation"], str) else "sigmoid"
+        opts["activation"] = [hidden] * (len(layers) - 2) + [out]
+        if args.loss is None:
+            opts["loss"] = loss
+    elif args.loss is None:
+        acts = opts["activation"]
+        last = acts[-1] if isinstance(acts, list) else acts
+        if last == out:
+            opts["loss"] = loss
 
 
 def _finite(x):
@@ -371,6 +503,8 @@ def _print_train_report(r: dict, data: Data, result, *, seed_given: bool) -> Non
         ("network", f"{'-'.join(map(str, r['layers']))}, {act}, {r['loss']}, "
                     f"{r['optimizer']} lr={r['lr']:g}"
                     + (f", batch {r['batch_size']}" if r["batch_size"] else "")),
+        *([("classes", _short([str(c) for c in r["classes"]]))] if r.get("classes") else []),
+        *([("scale", f"{r['scale']} (stored in the model)")] if r.get("scale") else []),
         ("seed", f"{r['seed']}" + ("" if seed_given else
                                    f"  (repeat with --seed {r['seed']})")),
         ("epochs", f"{r['epochs']} in {r['elapsed']:.3g} s ({rate:,.0f} epochs/s)"),

@@ -10,7 +10,9 @@ Formats (chosen by the file name):
 - ``*.tsv`` — tab-separated; anything else (``*.csv``, ``*.txt``, …) is
   comma-separated.  ``-`` reads comma-separated text from standard input.
   The first non-blank line names the columns; every further non-blank line
-  holds one number per column.  Blank lines are skipped.
+  holds one value per column.  Blank lines are skipped.  Input columns hold
+  numbers; a *target* column may hold text (class labels such as
+  ``setosa``), which :attr:`Split.labels` returns as strings.
 
 Every problem raises :class:`deltarule.DataError` naming the file, the row
 and the column, e.g. ``data.csv: row 3 (line 4), column 'x2' (2 of 3): 'abc'
@@ -25,7 +27,7 @@ import difflib
 import io
 import numbers
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -48,6 +50,9 @@ class Table:
     data: np.ndarray
     source: str
     default_target: tuple[str, ...] = ()
+    # columns holding text: name -> (the cells as strings, the first non-number
+    # as a ready DataError message); their ``data`` column is NaN
+    text: dict = field(default_factory=dict)
 
     @property
     def n_rows(self) -> int:
@@ -96,22 +101,47 @@ class Table:
                 f"{self.source} has no feature columns left once the target "
                 f"column(s) {', '.join(target)} are set aside"
             )
+        for i in f_idx:
+            if self.columns[i] in self.text:
+                raise DataError(self.text[self.columns[i]][1])
+        labels = None
+        text_targets = [self.columns[i] for i in t_idx if self.columns[i] in self.text]
+        if text_targets:
+            if len(t_idx) != 1:
+                raise DataError(
+                    f"{self.source}: target column {text_targets[0]!r} holds text (class "
+                    f"labels); a text target must be the only target column, got "
+                    f"{', '.join(target)}"
+                )
+            labels = self.text[text_targets[0]][0]
+            empty = np.flatnonzero(np.char.str_len(labels.astype(str)) == 0)
+            if empty.size:
+                raise DataError(
+                    f"{self.source}: row {int(empty[0]) + 1}, column {text_targets[0]!r}: "
+                    "the label is empty; every row needs a class label"
+                )
         return Split(
             X=self.data[:, f_idx],
             y=self.data[:, t_idx],
             features=tuple(self.columns[i] for i in f_idx),
             targets=tuple(self.columns[i] for i in t_idx),
+            labels=labels,
         )
 
 
 @dataclass(frozen=True)
 class Split:
-    """``X`` ``(n, n_features)``, ``y`` ``(n, n_targets)`` and their column names."""
+    """``X`` ``(n, n_features)``, ``y`` ``(n, n_targets)`` and their column names.
+
+    ``labels``: for a single target column holding text, its cells as an
+    ``(n,)`` array of strings (``y`` is then NaN); else ``None``.
+    """
 
     X: np.ndarray
     y: np.ndarray
     features: tuple[str, ...]
     targets: tuple[str, ...]
+    labels: np.ndarray | None = None
 
 
 def read_table(path) -> Table:
@@ -140,7 +170,7 @@ def _read_delimited(lines, source: str, delimiter: str) -> Table:
     reader = csv.reader(lines, delimiter=delimiter)
     header: list[str] | None = None
     header_line = 0
-    rows: list[list[float]] = []
+    rows: list[list[str]] = []
     line_of_row: list[int] = []
     for fields in reader:
         if not any(f.strip() for f in fields):
@@ -156,10 +186,7 @@ def _read_delimited(lines, source: str, delimiter: str) -> Table:
                 f"value(s) but the header on line {header_line} names {len(header)} "
                 f"columns; every row needs one value per column"
             )
-        try:
-            rows.append([float(f) for f in fields])
-        except ValueError:
-            rows.append(_parse_row(fields, header, source, len(rows) + 1, line))
+        rows.append(fields)
         line_of_row.append(line)
     if header is None:
         raise DataError(
@@ -170,16 +197,34 @@ def _read_delimited(lines, source: str, delimiter: str) -> Table:
         raise DataError(
             f"{source} has a header ({', '.join(header)}) but no data rows"
         )
-    data = np.array(rows, dtype=np.float64)
-    bad = ~np.isfinite(data)
+    data = np.empty((len(rows), len(header)), dtype=np.float64)
+    text = {}
+    for c, name in enumerate(header):
+        cells = [r[c] for r in rows]
+        try:
+            data[:, c] = [float(v) for v in cells]
+        except ValueError:
+            r = next(i for i, v in enumerate(cells) if not _is_number(v))
+            shown = (f"{cells[r]!r} is not a number" if cells[r].strip()
+                     else "the cell is empty")
+            message = (
+                f"{source}: row {r + 1} (line {line_of_row[r]}), column {name!r} "
+                f"({c + 1} of {len(header)}): {shown}; every input cell below the "
+                "header must be a number (only a target column may hold text labels)"
+            )
+            text[name] = (np.array([v.strip() for v in cells]), message)
+            data[:, c] = np.nan
+    numeric = [i for i, n in enumerate(header) if n not in text]
+    bad = ~np.isfinite(data[:, numeric])
     if bad.any():
-        r, c = (int(i) for i in np.argwhere(bad)[0])
+        r, k = (int(i) for i in np.argwhere(bad)[0])
+        c = numeric[k]
         raise DataError(
             f"{source}: row {r + 1} (line {line_of_row[r]}), column {header[c]!r} "
             f"({c + 1} of {len(header)}): {float(data[r, c])!r} is not a finite number; "
             "remove or impute missing and infinite values"
         )
-    return Table(tuple(header), data, source)
+    return Table(tuple(header), data, source, text=text)
 
 
 def _header(fields: list[str], source: str, line: int) -> list[str]:
@@ -210,21 +255,6 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _parse_row(fields, header, source, row, line) -> list[float]:
-    values = []
-    for c, text in enumerate(fields):
-        try:
-            values.append(float(text))
-        except ValueError:
-            shown = f"{text!r} is not a number" if text.strip() else "the cell is empty"
-            raise DataError(
-                f"{source}: row {row} (line {line}), column {header[c]!r} "
-                f"({c + 1} of {len(header)}): {shown}; every cell below the header "
-                "must be a number"
-            ) from None
-    return values
 
 
 def _read_npz(path: Path) -> Table:

@@ -62,7 +62,7 @@ def test_train_save_predict_round_trip(tmp_path, csv_file):
     proc = run("predict", model, csv_file, "--target", "label,noise")
     assert proc.returncode == 0, proc.stderr
     table = read_table_text(proc.stdout)
-    assert table.columns == ("y",)  # two targets dropped, one output: no name fits
+    assert table.columns == ("label",)  # the model's own target name
     np.testing.assert_array_equal(table.data, pred.data)
     proc = run("predict", model, csv_file, "--target", "label", "--columns", "a,b")
     assert read_table_text(proc.stdout).columns == ("label",)

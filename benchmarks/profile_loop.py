@@ -89,7 +89,7 @@ def deltarule_ops(X, Y, options, batch):
     trainer = deltarule.Trainer(**options, max_epochs=1)
     res = trainer.fit(X, Y)
     net, opt = res.network, trainer.optimizer
-    loss = trainer._loss
+    loss = trainer.catalogue.resolve("losses", trainer.config["loss"])
     Xm = np.ascontiguousarray(X, dtype=net.dtype)
     Ym = np.ascontiguousarray(Y, dtype=net.dtype)
     n = len(Xm)

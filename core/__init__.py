@@ -28,11 +28,12 @@ from .errors import (
     UnknownOptionError,
 )
 from .catalogue import Catalogue
+from .config import Option
 from .hookspecs import hookimpl, hookspec
 from .io.model import load, save
 from .loop import State
 from .network import Network
-from .registry import Registry, load_object, make_plugin_manager
+from .registry import Registry, load_object, make_plugin_manager, make_registry
 from .trainer import Trainer, TrainResult, train
 from .version import __version__
 
@@ -51,6 +52,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelFileError",
     "Network",
+    "Option",
     "PluginError",
     "Registry",
     "SaturationWarning",
@@ -64,6 +66,7 @@ __all__ = [
     "load",
     "load_object",
     "make_plugin_manager",
+    "make_registry",
     "save",
     "train",
     "__version__",

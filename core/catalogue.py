@@ -22,7 +22,7 @@ from .errors import (
     UnknownComponentError,
     UnknownOptionError,
 )
-from .protocols import FAMILIES, SINGULAR, validate_component
+from .protocols import FAMILIES, SINGULAR, capabilities, validate_component
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def configure(component, options: dict):
     """A copy of ``component`` with ``options`` applied (``(name, options)`` form)."""
     if not isinstance(options, dict):
         raise ConfigError(f"component options must be a dict, got {options!r}")
-    if hasattr(component, "configure"):
+    if capabilities(component).configure:
         return component.configure(**options)
     cls = type(component)
     unknown = unknown_options_message(cls, options, f"{component.name!r}")
@@ -176,5 +176,4 @@ def unknown_options_message(factory, options, label: str) -> str | None:
 
 def current_options(component) -> dict:
     """The options a component was built with (its ``options()``), else ``{}``."""
-    opts = getattr(component, "options", None)
-    return dict(opts()) if callable(opts) else {}
+    return dict(component.options()) if capabilities(component).options else {}

@@ -25,8 +25,8 @@ warning                     when
 
 from __future__ import annotations
 
+import inspect
 import os
-import sys
 import warnings
 
 import numpy as np
@@ -40,7 +40,7 @@ _PACKAGE = os.path.dirname(_HERE)
 
 def warn(category, message: str) -> None:
     """``warnings.warn`` attributed to the first caller outside deltarule."""
-    level, frame = 2, sys._getframe(1)
+    level, frame = 2, inspect.currentframe().f_back
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_HERE):
         frame = frame.f_back
         level += 1

@@ -20,8 +20,10 @@ class ConfigError(DeltaRuleError, ValueError):
 
 
 class UnknownOptionError(ConfigError, TypeError):
-    """An option name that nothing takes (a ``TypeError`` too, as for any
-    unexpected keyword argument)."""
+    """An option name that neither deltarule nor a registered plugin defines.
+
+    Also a :class:`TypeError`, as an unexpected keyword argument would be.
+    """
 
 
 class UnknownComponentError(DeltaRuleError, ValueError):

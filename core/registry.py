@@ -1,6 +1,7 @@
 """Plugin managers and the component catalogue.
 
-There is no module-global plugin manager: :func:`make_plugin_manager` builds a
+There is no module-global plugin manager: :func:`make_registry` (also known by
+its older name ``make_plugin_manager``) builds a
 fresh one for every run (or :class:`~deltarule.Trainer`), so embedding tools
 and tests never leak registrations into each other.
 
@@ -32,7 +33,6 @@ import pluggy
 from . import hookspecs
 from .catalogue import Catalogue
 from .errors import PluginError
-from .protocols import FAMILIES, SINGULAR  # noqa: F401  (re-exported: where they used to live)
 
 ENTRY_POINT_GROUP = "deltarule"
 AUTOLOAD_ENV = "DELTARULE_DISABLE_PLUGIN_AUTOLOAD"
@@ -192,6 +192,18 @@ class Registry:
         """Every component the registered plugins provide (see :mod:`deltarule.catalogue`)."""
         return Catalogue.collect(self)
 
+    def hooks_of(self, plugin: Any) -> list[str]:
+        """The names of the hooks ``plugin`` (registered) implements, sorted."""
+        return sorted(h.name for h in self.pm.get_hookcallers(plugin) or ())
+
+    def implementers(self, hook_name: str) -> list[tuple[str, str, Any]]:
+        """``(name, origin, plugin)`` of every plugin implementing ``hook_name``,
+        in registration order (wrappers included)."""
+        return [
+            (impl.plugin_name, self.origins.get(impl.plugin_name, "unknown"), impl.plugin)
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls()
+        ]
+
     def implementations(self, hook_name: str, *, wrappers: str = "refuse"):
         """The implementations of ``hook_name`` as plain calls, in pluggy's call order.
 
@@ -229,10 +241,11 @@ class Registry:
         return out
 
 
-def make_plugin_manager(
+def make_registry(
     plugins: Iterable[Any] = (), *, entry_points: bool | None = None
 ) -> Registry:
-    """A fresh :class:`Registry`: builtins, entry points, then ``plugins``.
+    """A fresh :class:`Registry` (a plugin manager and its plugins' origins):
+    builtins, entry points, then ``plugins``.
 
     ``entry_points=None`` loads the ``deltarule`` entry-point group unless the
     environment variable ``DELTARULE_DISABLE_PLUGIN_AUTOLOAD`` is set.
@@ -253,6 +266,9 @@ def make_plugin_manager(
     for plugin in plugins:
         reg.register(plugin, origin="user")
     return reg
+
+
+make_plugin_manager = make_registry  # the older name; it has always returned a Registry
 
 
 @functools.lru_cache(maxsize=8)

@@ -55,12 +55,8 @@ try:
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state, column_or_1d
-    from sklearn.utils.multiclass import (
-        _check_partial_fit_first_call,
-        type_of_target,
-        unique_labels,
-    )
-    from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+    from sklearn.utils.multiclass import type_of_target, unique_labels
+    from sklearn.utils.validation import check_is_fitted
 except ImportError as exc:  # pragma: no cover - exercised only without sklearn
     from .errors import MissingDependencyError
 
@@ -80,7 +76,44 @@ from .errors import ConfigError
 from .hookspecs import hookimpl
 from .trainer import Trainer
 
-__all__ = ["ConvergenceWarning", "MLPClassifier", "MLPRegressor"]
+__all__ = ["ConvergenceWarning", "DivergenceWarning", "MLPClassifier", "MLPRegressor"]
+
+# every estimator parameter and the deltarule.config run option it sets
+# (tests/test_config.py checks the lists); a parameter that sets no run
+# option is in ESTIMATOR_ONLY with the reason
+PARAM_OPTIONS = {
+    "hidden_layer_sizes": "layers",
+    "activation": "activation",
+    "out_activation": "activation",
+    "loss": "loss",
+    "solver": "optimizer",
+    "learning_rate_init": "lr",
+    "momentum": "optimizer_options",
+    "nesterovs_momentum": "optimizer",
+    "beta_1": "optimizer_options",
+    "beta_2": "optimizer_options",
+    "epsilon": "optimizer_options",
+    "alpha": "l2",
+    "max_iter": "max_epochs",
+    "batch_size": "batch_size",
+    "shuffle": "shuffle",
+    "random_state": "seed",
+}
+
+ESTIMATOR_ONLY = {
+    "learning_rate": "scikit-learn's rate policy: the estimator's stop plugin sets the "
+                     "optimizer's lr after each epoch",
+    "power_t": "read by that plugin for learning_rate='invscaling'",
+    "tol": "the no-improvement threshold of the estimator's stop plugin",
+    "n_iter_no_change": "the estimator's stop plugin",
+    "early_stopping": "the estimator's stop plugin, on a validation score",
+    "validation_fraction": "the estimator holds the rows out itself (stratified), as "
+                           "scikit-learn does, and passes validation_data",
+    "verbose": "printing, by the estimator's stop plugin",
+    "warm_start": "which parameters the run starts from (passed as init)",
+    "max_fun": "lbfgs only, which deltarule does not offer",
+    "plugins": "registered for the estimator's runs: not a run option",
+}
 
 
 class ConvergenceWarning(_SkConvergenceWarning, errors.ConvergenceWarning):
@@ -101,7 +134,7 @@ def _name_of(spec):
     """The component name in a name, a ``(name, options)`` pair or an object."""
     if isinstance(spec, str):
         return spec
-    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
+    if is_pair(spec):
         return spec[0]
     return getattr(spec, "name", None)
 
@@ -146,6 +179,22 @@ def _bool(est, name):
     if not isinstance(value, (bool, np.bool_)):
         raise ConfigError(f"{name} must be True or False, got {value!r}")
     return bool(value)
+
+
+def _sample_weight(sample_weight, n: int, dtype) -> np.ndarray:
+    """``(n,)`` float weights (scikit-learn's rules: a scalar is every row's)."""
+    w = np.asarray(sample_weight)
+    if w.ndim == 0:
+        w = np.full(n, float(w))
+    try:
+        w = np.asarray(w, dtype=dtype)
+    except (TypeError, ValueError):
+        raise ValueError(f"sample_weight must hold numbers, got {sample_weight!r}") from None
+    if w.shape != (n,):
+        raise ValueError(f"sample_weight.shape == {w.shape}, expected ({n},)!")
+    if not np.isfinite(w).all():
+        raise ValueError("sample_weight must be finite")
+    return w
 
 
 def _hidden_sizes(value) -> list[int]:
@@ -364,7 +413,7 @@ class _BaseMLP(BaseEstimator):
         first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
         X, Y = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X)
+            sample_weight = _sample_weight(sample_weight, X.shape[0], X.dtype)
         self.n_outputs_ = Y.shape[1]
         layers = [X.shape[1], *self._hidden, self.n_outputs_]
         try:
@@ -628,13 +677,31 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         ``classes`` (every label that will ever be seen) is required on the
         first call, as in scikit-learn.
         """
-        if _check_partial_fit_first_call(self, classes):
+        if self._first_partial_fit(classes):
             self._label_binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):
                 self._label_binarizer.fit(y)
             else:
                 self._label_binarizer.fit(classes)
         return self._fit(X, y, sample_weight, incremental=True)
+
+    def _first_partial_fit(self, classes) -> bool:
+        """scikit-learn's rule: ``classes`` is required on the first call and,
+        when given later, must not change."""
+        if getattr(self, "classes_", None) is None and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        if classes is not None:
+            classes = unique_labels(classes)
+            if getattr(self, "classes_", None) is not None:
+                if not np.array_equal(self.classes_, classes):
+                    raise ValueError(
+                        f"`classes={classes!r}` is not the same as on last call to "
+                        f"partial_fit, was: {self.classes_!r}"
+                    )
+                return False
+            self.classes_ = classes
+            return True
+        return False
 
     def predict(self, X):
         """The predicted classes, ``(n_samples,)`` (or an indicator matrix)."""

@@ -9,7 +9,6 @@ from the run's log.
 from __future__ import annotations
 
 import copy
-import inspect
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -18,23 +17,14 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from . import config, diagnostics
 from .catalogue import is_pair, unknown_options_message
-from . import diagnostics
-from .config import DEFAULTS
 from .errors import ComponentError, ConfigError, DataError, UnknownOptionError
-from .io.data import holdout
-from .loop import State, run_epochs
+from .loop import Run, RunLog, State
 from .network import Network
-from .protocols import accepts_keyword, validate_component
-from .registry import Registry, make_plugin_manager
-from .threads import check_threads
-from .validation import (
-    as_dtype,
-    as_matrix,
-    check_layers,
-    check_positive,
-    check_xy,
-)
+from .protocols import capabilities, validate_component
+from .registry import Registry, make_registry
+from .validation import as_matrix, check_positive, check_xy
 
 
 @dataclass
@@ -54,6 +44,24 @@ class TrainResult:
     elapsed: float = 0.0
     config: dict = field(default_factory=dict)
     components: dict = field(default_factory=dict)
+    final_loss: float | None = None
+    final_val_loss: float | None = None
+
+    @classmethod
+    def from_log(cls, log: RunLog, network: Network, config: dict,
+                 components: dict) -> "TrainResult":
+        """The result of a run from its :class:`~deltarule.loop.RunLog`."""
+        return cls(
+            network=network,
+            history=log.history.tolist(),
+            val_history=log.val_history.tolist(),
+            stop_reason=log.stop_reason or "caller",
+            elapsed=log.elapsed,
+            config=config,
+            components=components,
+            final_loss=log.restored_loss,
+            final_val_loss=log.restored_val_loss,
+        )
 
     @property
     def params(self) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -63,15 +71,14 @@ class TrainResult:
     def epochs(self) -> int:
         return len(self.history)
 
-    final_loss: float | None = None
-    final_val_loss: float | None = None
-
     @property
     def loss(self) -> float:
         """The training loss of the parameters returned (``nan`` if no epoch ran).
 
-        Usually the last epoch's; when a stop criterion restored earlier
-        parameters (``patience``), the loss those parameters scored.
+        Usually the last epoch's; when the run ended on other parameters (a
+        stop criterion such as ``patience`` restored the best ones, or the
+        divergence guard the last finite ones), the loss those parameters
+        score on the whole training set.
         """
         if self.final_loss is not None:
             return self.final_loss
@@ -89,9 +96,10 @@ class TrainResult:
         """The network's output for ``X``: ``(n_samples, layers[-1])``."""
         return self.network.predict(X)
 
-    def save(self, path) -> "Path":
+    def save(self, path) -> Path:
         """Write the model to ``path`` (``.npz`` + JSON metadata), atomically;
-        return the path written (``.npz`` appended when missing)."""
+        return the path written (``.npz`` appended when missing), as
+        :func:`deltarule.save` does."""
         from .io.model import save  # io.model reads TrainResult's fields, not its class
 
         return save(self, path)
@@ -105,48 +113,45 @@ class Trainer:
     optimizer, so :meth:`partial_fit` continues where :meth:`fit` stopped.
     Two trainers never share anything.
 
-    Options (defaults in brackets):
+    ``options`` are the run options of :mod:`deltarule.config` — each
+    defined there once, with its default and check (the table is in
+    docs/components.md, "Run options") — plus those the registered plugins
+    declare with ``deltarule_options``.  In short: ``layers``, the
+    components ``activation``, ``loss``, ``optimizer``, ``init`` (a name, a
+    ``(name, {options})`` pair or an object), ``lr`` and
+    ``optimizer_options``, the stop criteria ``max_epochs``, ``target_loss``,
+    ``patience``/``min_delta``, ``time_budget``, ``gradient_tol``,
+    ``batch_size``/``shuffle``, ``validation_split`` (or ``validation_data=``
+    in :meth:`fit`), ``seed``, ``dtype`` and ``threads``.  :attr:`options`
+    holds this trainer's :class:`~deltarule.Option` objects by name and
+    :attr:`config` the values in force.
 
-    - ``layers``: widths ``[n_inputs, hidden..., n_outputs]`` [inferred:
-      ``[n_features, 3, n_outputs]``, the document's hidden width];
-    - ``activation`` ["sigmoid"], ``loss`` ["mse"], ``optimizer`` ["sgd"],
-      ``init`` ["randn"]: a name, a ``(name, {options})`` pair, or a
-      component object; ``activation`` may also be a list, one per layer;
-      ``init`` may also be an explicit ``[(W1, b1), ...]``;
-    - ``lr`` [0.1] and ``optimizer_options`` [None]: the optimizer's
-      hyper-parameters;
-    - stop criteria: ``max_epochs`` [10000], ``target_loss``, ``patience`` with
-      ``min_delta`` [0.0], ``time_budget`` (seconds), ``gradient_tol``;
-    - ``batch_size`` [None: full batch], ``shuffle`` [True];
-    - ``validation_split`` (a fraction held out) or ``validation_data=`` in
-      :meth:`fit`;
-    - ``seed`` [None]: int or Generator, the only source of randomness;
-    - ``dtype`` ["float64"] or "float32", end to end;
-    - ``threads`` [None]: cap the BLAS threads during the run (threadpoolctl);
-    - ``l2`` [0.0]: the L2 penalty ``½ l2 Σ_l ‖W_l‖²`` on the weights (not the
-      biases), added to every batch's loss and divided, like a ``"mean"``
-      loss, by the batch's rows (its total sample weight);
-    - ``plugins``: objects, modules or ``"module:attr"`` paths for this
-      trainer only; ``entry_points`` [None: unless
-      ``DELTARULE_DISABLE_PLUGIN_AUTOLOAD`` is set] loads the ``deltarule``
-      entry-point group.
+    ``plugins``: objects, modules or ``"module:attr"`` paths for this
+    trainer only; ``entry_points`` [None: unless
+    ``DELTARULE_DISABLE_PLUGIN_AUTOLOAD`` is set] loads the ``deltarule``
+    entry-point group.
     """
 
     def __init__(self, layers=None, *, plugins: Sequence[Any] = (),
                  entry_points: bool | None = None, **options):
-        unknown = sorted(set(options) - set(DEFAULTS))
-        if unknown:
-            raise UnknownOptionError(unknown_run_options(unknown))
-        self.layers = None if layers is None else check_layers(layers)
-        self.config = {**DEFAULTS, **options}
-        self.registry: Registry = make_plugin_manager(plugins, entry_points=entry_points)
-        self._check_config()
+        self.registry: Registry = make_registry(plugins, entry_points=entry_points)
+        #: every option this trainer accepts: the core ones and its plugins' (by name)
+        self.options = config.declared(self.registry)
+        self.config = config.resolve(
+            {**options, "layers": layers},
+            self.options,
+        )
+        self.layers = self.config["layers"]
+        config.check_can_stop(self.config, self.options, self._has_third_party_stop())
         self.catalogue = self.registry.catalogue()
         self.network: Network | None = None
         self.optimizer = None
         self.result: TrainResult | None = None
         self._rng = None
         self._split_rows = None
+        #: ``(train_rows, validation_rows)`` of the last run's ``validation_split``
+        #: (index arrays into the X given to fit), or ``None``
+        self.validation_rows: tuple[np.ndarray, np.ndarray] | None = None
         # resolve names now, so an unknown name fails before any data is read
         self._loss = self._component("losses", self.config["loss"])
         self._optimizer_factory = self._resolve_optimizer()
@@ -166,71 +171,11 @@ class Trainer:
         self._acts = [self._component("activations", a) for a in acts]
 
     # -- configuration -------------------------------------------------
-    def _check_config(self) -> None:
-        c = self.config
-        c["lr"] = check_positive(c["lr"], "lr (the learning rate)")
-        l2 = c["l2"]
-        if isinstance(l2, bool) or not isinstance(l2, numbers.Real) \
-                or not (math.isfinite(l2) and l2 >= 0):
-            raise ConfigError(
-                f"l2 (the penalty ½ l2 Σ‖W‖² on the weights) must be a number ≥ 0, got {l2!r}"
-            )
-        c["l2"] = float(l2)
-        c["max_epochs"] = check_positive(c["max_epochs"], "max_epochs", integer=True,
-                                         allow_none=True)
-        c["batch_size"] = check_positive(c["batch_size"], "batch_size", integer=True,
-                                         allow_none=True)
-        c["patience"] = check_positive(c["patience"], "patience", integer=True,
-                                       allow_none=True)
-        c["time_budget"] = check_positive(c["time_budget"], "time_budget (seconds)",
-                                          allow_none=True)
-        c["gradient_tol"] = check_positive(c["gradient_tol"], "gradient_tol",
-                                           allow_none=True)
-        if c["target_loss"] is not None:
-            t = c["target_loss"]
-            if isinstance(t, bool) or not isinstance(t, (int, float, np.floating)) \
-                    or math.isnan(t):
-                raise ConfigError(f"target_loss must be a number or None, got {t!r}")
-            c["target_loss"] = float(t)
-        md = c["min_delta"]
-        if isinstance(md, bool) or not isinstance(md, (int, float, np.floating)) \
-                or not md >= 0:
-            raise ConfigError(f"min_delta must be a number ≥ 0, got {md!r}")
-        vs = c["validation_split"]
-        if vs is not None and (isinstance(vs, bool) or not isinstance(vs, numbers.Real)
-                               or not 0 < vs < 1):
-            raise ConfigError(
-                f"validation_split must be a fraction strictly between 0 and 1, got {vs!r}"
-            )
-        if c["max_epochs"] is None and all(
-            c[k] is None for k in ("target_loss", "patience", "time_budget", "gradient_tol")
-        ) and not self._has_third_party_stop():
-            raise ConfigError(
-                "max_epochs=None with no other stop criterion would train forever; "
-                "set max_epochs, target_loss, patience, time_budget or gradient_tol"
-            )
-        c["dtype"] = as_dtype(c["dtype"]).name
-        c["threads"] = check_threads(c["threads"])
-        seed = c["seed"]
-        if isinstance(seed, bool) or (
-            seed is not None and not isinstance(seed, (int, np.integer, np.random.Generator,
-                                                       np.random.SeedSequence))
-        ) or (isinstance(seed, (int, np.integer)) and seed < 0):
-            raise ConfigError(
-                f"seed must be a non-negative int, a numpy.random.Generator or None, "
-                f"got {seed!r}"
-            )
-        opts = c["optimizer_options"]
-        if opts is not None and not isinstance(opts, dict):
-            raise ConfigError(
-                f"optimizer_options must be a dict such as {{'beta1': 0.9}}, got {opts!r}"
-            )
-
     def _has_third_party_stop(self) -> bool:
-        return any(
-            self.registry.origins.get(impl.plugin_name) != "builtin"
-            for impl in self.registry.pm.hook.deltarule_stop.get_hookimpls()
-        )
+        impls = self.registry.implementations("deltarule_stop", wrappers="defer")
+        if impls is None:
+            return True  # only a user plugin can add a wrapper
+        return any(impl.origin != "builtin" for impl in impls)
 
     def _component(self, family: str, spec):
         """A component from a name, a ``(name, options)`` pair or an object."""
@@ -240,7 +185,7 @@ class Trainer:
         spec = self.config["optimizer"]
         if isinstance(spec, str) or is_pair(spec):
             return self._component("optimizers", spec if isinstance(spec, str) else spec[0])
-        if callable(getattr(spec, "step", None)) and not inspect.isclass(spec):
+        if capabilities(spec).step:
             return spec  # a built optimizer: deep-copied per run
         validate_component(spec, "optimizers")
         return spec
@@ -248,7 +193,7 @@ class Trainer:
     def _build_optimizer(self):
         spec = self.config["optimizer"]
         factory = self._optimizer_factory
-        if callable(getattr(factory, "step", None)) and not inspect.isclass(factory):
+        if capabilities(factory).step:
             return copy.deepcopy(factory)
         options = dict(self.config["optimizer_options"] or {})
         if is_pair(spec):
@@ -265,7 +210,7 @@ class Trainer:
                 f"optimizer {getattr(factory, 'name', factory)!r} rejected options "
                 f"{options}: {exc}"
             ) from None
-        if not callable(getattr(opt, "step", None)):
+        if not capabilities(opt).step:
             raise ComponentError(
                 f"optimizer {getattr(factory, 'name', factory)!r} built {opt!r}, "
                 "which has no step(params, grads) method"
@@ -327,8 +272,7 @@ class Trainer:
         """Sample weights as a private ``(n,)`` array, or None; checked once."""
         if w is None:
             return None
-        value = getattr(self._loss, "value", None)
-        if not accepts_keyword(value, "weights"):
+        if not capabilities(self._loss).value_weights:
             raise ConfigError(
                 f"loss {self._loss.name!r} does not take sample weights (its value() has "
                 "no 'weights' argument); use a bundled loss or drop sample_weight"
@@ -336,32 +280,36 @@ class Trainer:
         wm = as_matrix(np.asarray(w), what, dtype, allow_1d=True)
         if wm.shape != (n, 1):
             raise DataError(
-                f"{what} must hold one weight per row: shape ({n},), got "
-                f"{np.shape(w)}"
+                f"{what} must hold one weight per row: shape ({n},), got {np.shape(w)}"
             )
         wm = np.ascontiguousarray(wm[:, 0])
-        if (wm < 0).any() or not wm.sum() > 0:
-            raise DataError(f"{what} must be ≥ 0 with a positive sum")
+        if (wm < 0).any():
+            row = int(np.flatnonzero(wm < 0)[0])
+            raise DataError(f"{what} must be ≥ 0, but row {row} holds {float(wm[row]):g}")
+        if not wm.sum() > 0:
+            raise DataError(f"{what} is zero for every row; at least one weight must be "
+                            "above zero")
         return wm
 
     def _check_targets(self, y, what: str) -> None:
         """The loss's own once-per-run check of the targets, if it has one."""
-        check = getattr(self._loss, "check_targets", None)
-        if callable(check):
+        if capabilities(self._loss).check_targets:
             try:
-                check(y)
+                self._loss.check_targets(y)
             except ValueError as exc:
                 raise DataError(f"{what}: {exc}") from None
 
-    def _split(self, Xm, ym, rng, fresh: bool, wm=None):
-        """Hold out ``validation_split`` of the rows.
+    def _split(self, Xm, ym, split_rng, fresh: bool, wm=None):
+        """Hold out ``validation_split`` of the rows, drawn from ``split_rng()``.
 
         The rows drawn by :meth:`fit` are kept for :meth:`partial_fit` on data
         of the same length, so validation rows never leak into training.
         """
         if fresh or self._split_rows is None or self._split_rows[0] != len(Xm):
-            self._split_rows = (len(Xm), *holdout(len(Xm), self.config["validation_split"], rng))
+            rows = holdout(len(Xm), self.config["validation_split"], split_rng())
+            self._split_rows = (len(Xm), *rows)
         _, tr, va = self._split_rows
+        self.validation_rows = (tr.copy(), va.copy())
         if wm is None:
             return Xm[tr], ym[tr], None, (Xm[va], ym[va])
         return Xm[tr], ym[tr], wm[tr], (Xm[va], ym[va], wm[va])
@@ -379,9 +327,11 @@ class Trainer:
     def fit(self, X, y, *, validation_data=None, sample_weight=None) -> TrainResult:
         """Train from freshly initialised parameters; return the result.
 
-        ``sample_weight``: ``(n_samples,)`` weights ``≥ 0`` for the loss (see
-        :mod:`deltarule.workspace`); ``validation_data`` may carry its own
-        as a third item.
+        ``sample_weight``: ``(n_samples,)`` weights ``≥ 0`` of the rows in the
+        loss (see :mod:`deltarule.workspace`); ``validation_data`` may carry
+        the validation rows' weights as a third item.  Ctrl-C ends the run:
+        ``trainer.result`` keeps the parameters reached, and the
+        ``KeyboardInterrupt`` goes on to the caller.
         """
         for _ in self._run(X, y, validation_data, fresh=True, epochs=None,
                            sample_weight=sample_weight):
@@ -415,8 +365,9 @@ class Trainer:
         if fresh or self._rng is None:
             self._rng = np.random.default_rng(cfg["seed"])
         rng = self._rng
+        self.validation_rows = None
         if val is None and cfg["validation_split"] is not None:
-            Xm, ym, wm, val = self._split(Xm, ym, rng, fresh, wm)
+            Xm, ym, wm, val = self._split(Xm, ym, lambda: split_stream(rng), fresh, wm)
         if fresh:
             out_act = self._activations_for(len(layers) - 1)[-1]
             problem = diagnostics.class_target(ym, getattr(out_act, "name", ""))
@@ -429,52 +380,67 @@ class Trainer:
         run_cfg = dict(cfg, layers=list(layers))
         if epochs is not None:
             run_cfg["max_epochs"] = epochs
-        state = State(net, run_cfg, capacity=min(run_cfg["max_epochs"] or 0, 1 << 16))
-        gen = run_epochs(self.registry, net, self._loss, self.optimizer, Xm, ym, val, state,
-                         rng, caller_code=caller_code, weights=wm)
+        run = Run(self.registry, net, self._loss, self.optimizer, Xm, ym, val, run_cfg, rng,
+                  weights=wm)
+        log, gen = run.log, run.epochs(caller_code=caller_code)
+        del run  # the workspaces go with the generator, before the result is built
         try:
             yield from gen
         finally:
             gen.close()
-            self.result = TrainResult(
-                network=net.copy(),
-                history=state.history.tolist(),
-                val_history=state.val_history.tolist(),
-                stop_reason=state.stop_reason or "caller",
-                final_loss=state.restored_loss,
-                final_val_loss=state.restored_val_loss,
-                elapsed=state.elapsed,
-                config=run_cfg,
-                components={
-                    "activations": [a.name for a in net.activations],
-                    "loss": self._loss.name,
-                    "optimizer": getattr(self.optimizer, "name", type(self.optimizer).__name__),
-                },
-            )
+            del gen
+            self.result = TrainResult.from_log(log, net.copy(), run_cfg, {
+                "activations": [a.name for a in net.activations],
+                "loss": self._loss.name,
+                "optimizer": getattr(self.optimizer, "name", type(self.optimizer).__name__),
+            })
         # reached only when the run ended without an exception
         if fresh:
             for problem in diagnostics.after_run(self.result, Xm, ym):
                 diagnostics.warn(*problem)
 
 
-# names users reach for that deltarule spells differently
-_ALIASES = {"epochs": "max_epochs", "learning_rate": "lr", "n_epochs": "max_epochs",
-            "max_iter": "max_epochs", "random_state": "seed", "batch": "batch_size",
-            "hidden_layer_sizes": "layers", "validation_fraction": "validation_split"}
+def split_stream(rng: np.random.Generator) -> np.random.Generator:
+    """The stream the validation rows are drawn from: a child of the run's seed.
+
+    Stream layout of a run with ``seed``: the run's generator
+    ``default_rng(seed)`` draws the initial weights, then every epoch's
+    shuffle of the rows; the validation rows come from its first child
+    stream (``SeedSequence(seed).spawn(1)[0]`` for an int seed), which
+    draws nothing from the run's generator.  So the initial weights and the
+    shuffles are the same with and without ``validation_split``, and the
+    command line and the library hold out the same rows for the same seed.
+    """
+    seed_seq = getattr(rng.bit_generator, "seed_seq", None)
+    if isinstance(seed_seq, np.random.SeedSequence):
+        # spawn() from a copy: the caller's sequence keeps its child counter,
+        # so every fit with the same seed holds out the same rows
+        child = copy.deepcopy(seed_seq).spawn(1)[0]
+        return np.random.Generator(type(rng.bit_generator)(child))
+    # a bit generator without a seed sequence: an independent copy of its state
+    return copy.deepcopy(rng)
 
 
-def unknown_run_options(names) -> str:
-    """"unknown training option 'epochs' (did you mean 'max_epochs'?); …"."""
-    import difflib
+def holdout(n: int, fraction: float, rng: np.random.Generator):
+    """Row indices ``(train, validation)``: a random ``fraction`` held out.
 
-    known = sorted(DEFAULTS)
-    parts = []
-    for name in names:
-        hint = _ALIASES.get(name) or next(iter(
-            difflib.get_close_matches(name, known, n=1, cutoff=0.6)), None)
-        parts.append(f"{name!r}" + (f" (did you mean {hint!r}?)" if hint else ""))
-    return (f"unknown training option {', '.join(parts)}; the options are "
-            f"{', '.join(known)}")
+    ``round(n · fraction)`` rows are held out; both parts must keep at least
+    one row.  Only ``rng`` is used for randomness.
+    """
+    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) \
+            or not 0 < fraction < 1:
+        raise ConfigError(
+            f"the validation split must be a fraction strictly between 0 and 1, "
+            f"got {fraction!r}"
+        )
+    n_val = int(round(n * fraction))
+    if n_val < 1 or n_val >= n:
+        raise ConfigError(
+            f"a validation split of {fraction} of {n} samples leaves {n - n_val} for "
+            f"training and {n_val} for validation; both need at least 1"
+        )
+    order = rng.permutation(n)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
 def train(X, y, layers=None, *, activation="sigmoid", loss="mse", optimizer="sgd",

@@ -29,7 +29,7 @@ import numpy as np
 
 from .errors import ComponentError
 from .network import Network
-from .protocols import accepts_out
+from .protocols import capabilities
 
 
 class Workspace:
@@ -63,7 +63,7 @@ class Workspace:
         self.weighted = weighted or w is not None
         self.w = (np.empty(n_rows, dtype=dt) if w is None else w) if self.weighted else None
         self.l2 = float(l2)
-        self.mean = getattr(loss, "reduction", "sum") == "mean"
+        self.mean = capabilities(loss).reduction == "mean"
         shape = [(n_rows, n) for n in net.layers[1:]]
         self.z = [np.empty(s, dtype=dt) for s in shape]
         self.a = [np.empty(s, dtype=dt) for s in shape]
@@ -80,7 +80,7 @@ class Workspace:
         for W, b, z, a, act in zip(self.net.weights, self.net.biases, self.z, self.a,
                                    self.net.activations):
             ops += [partial(np.dot, a_prev, W, z), partial(np.add, z, b, z)]
-            if accepts_out(act.forward):
+            if capabilities(act).forward_out:
                 ops.append(partial(act.forward, z, out=a))
             else:
                 ops.append(_store(a, act.forward, z))
@@ -130,21 +130,21 @@ class Workspace:
     def _plain_loss_op(self):
         """``() -> L(y, ŷ)``, leaving ``δ_L`` (fused) or ``∂L/∂ŷ`` in ``g_L``."""
         loss, y, y_hat, g = self.loss, self.y, self.y_hat, self.g[-1]
-        fused = getattr(loss, "fused_delta", None)
-        self.fused = fused(self.net.activations[-1]) if callable(fused) else None
+        can = capabilities(loss)
+        self.fused = loss.fused_delta(self.net.activations[-1]) if can.fused_delta else None
         if self.fused is not None:
             return partial(self.fused, y, y_hat, self.z[-1], g)
-        vg = getattr(loss, "value_and_gradient", None)
-        if callable(vg) and accepts_out(vg):
+        vg = loss.value_and_gradient if can.value_and_gradient else None
+        if can.value_and_gradient_out:
             return lambda: vg(y, y_hat, out=g)[0]
-        if callable(vg):
+        if vg is not None:
             def value_and_gradient():
                 value, grad = vg(y, y_hat)
                 np.copyto(g, grad)
                 return value
             return value_and_gradient
         value, gradient = loss.value, loss.gradient
-        if accepts_out(gradient):
+        if can.gradient_out:
             def separate():
                 gradient(y, y_hat, out=g)
                 return value(y, y_hat)
@@ -162,21 +162,22 @@ class Workspace:
         delta = None  # δ_{l+1}, set by the layer above before it is read
         for l in range(L - 1, -1, -1):
             act, z, a, g, d = net.activations[l], self.z[l], self.a[l], self.g[l], self.d[l]
+            can = capabilities(act)
             if l < L - 1:
                 # ∂L/∂a_l = δ_{l+1} W_{l+1}ᵀ
                 ops.append(partial(np.dot, delta, net.weights[l + 1].T, g))
             if l == L - 1 and self.fused is not None:
                 delta = g  # the fused loss wrote δ_L already
-            elif callable(getattr(act, "derivative", None)):
+            elif can.elementwise:
                 der = act.derivative
-                if accepts_out(der):
+                if can.derivative_out:
                     ops.append(partial(der, z, a, out=d))
                 else:
                     ops.append(_store(d, der, z, a))
                 ops.append(partial(np.multiply, g, d, g))
                 delta = g
-            elif callable(getattr(act, "vjp", None)):
-                if accepts_out(act.vjp):
+            elif can.vjp:
+                if can.vjp_out:
                     ops.append(partial(act.vjp, z, a, g, out=d))
                 else:
                     ops.append(_store(d, act.vjp, z, a, g))

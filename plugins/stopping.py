@@ -1,6 +1,7 @@
 """Stop criteria: ``deltarule_stop(state)`` returns a reason string or None.
 
-They read their settings from ``state.config`` (the run's options) and keep
+Each declares the options it reads (``deltarule_options``), then reads them
+from ``state.config`` (the run's options) and keeps
 any per-run bookkeeping in ``state.scratch``, never in themselves, so one
 instance serves every run, including runs interleaved in one thread.  A
 setting left at ``None`` switches its criterion off.
@@ -27,6 +28,7 @@ import math
 
 import numpy as np
 
+from deltarule.config import Option, non_negative, number, positive, positive_int, seconds
 from deltarule.hookspecs import hookimpl
 
 
@@ -47,6 +49,13 @@ class TargetLoss:
     """Stop at the first epoch whose loss is ``≤ config["target_loss"]``."""
 
     name = "target_loss"
+
+    OPTIONS = (Option("target_loss", None, number,
+                      "stop once the training loss is at most this", stops=True),)
+
+    @hookimpl
+    def deltarule_options(self):
+        return self.OPTIONS
 
     @hookimpl
     def deltarule_stop(self, state):
@@ -86,6 +95,18 @@ class Patience:
     """
 
     name = "patience"
+
+    OPTIONS = (
+        Option("patience", None, positive_int,
+               "stop after this many epochs without improvement (restores the best "
+               "parameters)", stops=True),
+        Option("min_delta", 0.0, non_negative,
+               "the least decrease of the monitored loss that counts as improvement"),
+    )
+
+    @hookimpl
+    def deltarule_options(self):
+        return self.OPTIONS
 
     @hookimpl
     def deltarule_train_start(self, state):
@@ -139,6 +160,13 @@ class TimeBudget:
 
     name = "time_budget"
 
+    OPTIONS = (Option("time_budget", None, seconds, "stop after this many seconds",
+                      stops=True),)
+
+    @hookimpl
+    def deltarule_options(self):
+        return self.OPTIONS
+
     @hookimpl
     def deltarule_stop(self, state):
         budget = state.config.get("time_budget")
@@ -156,6 +184,14 @@ class GradientNorm:
     """
 
     name = "gradient_norm"
+
+    OPTIONS = (Option("gradient_tol", None, positive,
+                      "stop (reason 'gradient_norm') once the gradient's L2 norm is at "
+                      "most this", stops=True),)
+
+    @hookimpl
+    def deltarule_options(self):
+        return self.OPTIONS
 
     @hookimpl
     def deltarule_stop(self, state):

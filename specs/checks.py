@@ -62,7 +62,6 @@ stop criteria (plugins implementing ``deltarule_stop``)
 from __future__ import annotations
 
 import contextlib
-import inspect
 import math
 import traceback
 from dataclasses import dataclass, field
@@ -75,6 +74,7 @@ from hypothesis.errors import FailedHealthCheck, HypothesisException, Unsatisfia
 from hypothesis.extra import numpy as hnp
 
 from deltarule.errors import DeltaRuleError
+from deltarule.protocols import SINGULAR, capabilities
 
 from deltarule.specs import harness
 from deltarule.specs.profiles import quiet, spec_settings
@@ -89,12 +89,7 @@ GRAD_ATOL, GRAD_RTOL = 1e-7, 1e-5
 MINIMUM_TOL = 1e-6
 QUADRATIC_TARGET = 0.1
 
-FAMILY_OF = {
-    "activations": "activation",
-    "losses": "loss",
-    "optimizers": "optimizer",
-    "initializers": "initializer",
-}
+FAMILY_OF = SINGULAR  # "activations" -> "activation", … (one table, in deltarule.protocols)
 
 
 # ---------------------------------------------------------------- results
@@ -292,15 +287,8 @@ def run_law(law: Law, component: Any, *, plugin: str = "<direct>", origin: str =
 
 
 # ---------------------------------------------------------------- helpers
-def _accepts_out(method) -> bool:
-    try:
-        return "out" in inspect.signature(method).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def _is_elementwise(act) -> bool:
-    return callable(getattr(act, "derivative", None))
+    return capabilities(act).elementwise
 
 
 def _domain(act) -> tuple[float, float]:
@@ -473,8 +461,10 @@ def _act_vjp(act, hs):
 
 def _act_out(act, hs):
     lo, hi = _domain(act)
-    methods = [m for m in ("forward", "derivative", "vjp")
-               if callable(getattr(act, m, None)) and _accepts_out(getattr(act, m))]
+    can = capabilities(act)
+    methods = [m for m, takes_out in (("forward", can.forward_out),
+                                      ("derivative", can.derivative_out),
+                                      ("vjp", can.vjp_out)) if takes_out]
     if not methods:
         raise Skip("no method takes out=; the loop then copies results (allowed)")
 
@@ -653,7 +643,8 @@ def _loss_minimum(loss, hs):
 
 
 def _loss_consistency(loss, hs):
-    vg = getattr(loss, "value_and_gradient", None)
+    can = capabilities(loss)
+    vg = loss.value_and_gradient if can.value_and_gradient else None
 
     def body(example):
         y, y_hat = example
@@ -671,18 +662,18 @@ def _loss_consistency(loss, hs):
         if not math.isfinite(v) or not np.isfinite(g).all():
             raise Violation(f"value = {v!r} or gradient = {_fmt(g)} is not finite\n"
                             f"{_describe_yy(example)}")
-        if _accepts_out(loss.gradient):
+        if can.gradient_out:
             buf = np.full(y_hat.shape, np.nan)
             loss.gradient(y, y_hat, out=buf)
             untouched("gradient(y, y_hat, out=buf)")
             if not np.allclose(buf, g, rtol=1e-12, atol=1e-300):
                 raise Violation(f"gradient(..., out=buf) wrote {_fmt(buf)}; gradient(...) "
                                 f"returns {_fmt(g)}\n{_describe_yy(example)}")
-        if callable(vg):
+        if vg is not None:
             v1, g1 = vg(y, y_hat)
             untouched("value_and_gradient(y, y_hat)")
             calls = [(v1, np.array(g1, dtype=np.float64))]
-            if _accepts_out(vg):
+            if can.value_and_gradient_out:
                 buf = np.full(y_hat.shape, np.nan)
                 v2, _ = vg(y, y_hat, out=buf)
                 untouched("value_and_gradient(y, y_hat, out=buf)")
@@ -1203,11 +1194,9 @@ def subjects(registry, only_plugins: Iterable[str] | None = None) -> list[Subjec
             if only is None or entry.plugin in only:
                 out.append(Subject(family, name, entry.component, entry.plugin,
                                    entry.origin))
-    for impl in registry.pm.hook.deltarule_stop.get_hookimpls():
-        name = impl.plugin_name
+    for name, origin, plugin in registry.implementers("deltarule_stop"):
         if only is None or name in only:
-            out.append(Subject("stop", name, impl.plugin, name,
-                               registry.origins.get(name, "unknown")))
+            out.append(Subject("stop", name, plugin, name, origin))
     return out
 
 

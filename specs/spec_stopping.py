@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 import deltarule
 from deltarule import Network, State, Trainer
+from deltarule.loop import RunLog
 from deltarule.registry import make_plugin_manager
 from deltarule.plugins.activations import Sigmoid
 from deltarule.specs import harness
@@ -53,18 +54,19 @@ def stop_plugins_reading(option: str) -> tuple[str, ...]:
     reg = make_plugin_manager([])
     config = dict(Trainer([1, 1, 1], **PROBE_OPTIONS, entry_points=False).config)
     readers = []
-    for impl in reg.pm.hook.deltarule_stop.get_hookimpls():
+    for impl in reversed(reg.implementations("deltarule_stop", wrappers="defer") or ()):
         cfg = _ReadRecorder(config, layers=[1, 1, 1])
         net = Network([1, 1, 1], [Sigmoid()] * 2,
                       [(np.ones((1, 1)), np.zeros(1))] * 2)
-        state = State(net, cfg, [1.0], [])
-        state._epoch, state._loss = 1, 1.0
+        log = RunLog([1.0])
+        log.epoch, log.loss = 1, 1.0
+        state = State(net, cfg, log=log)
         try:
-            impl.function(state)
+            impl.call(state)
         except Exception:  # a probe only; the component laws judge errors
             pass
         if option in cfg.read:
-            readers.append(impl.plugin_name)
+            readers.append(impl.plugin)
     return tuple(readers)
 
 

@@ -102,3 +102,111 @@ def test_the_graph_sees_lazy_and_relative_imports():
     assert "deltarule.network" in graph["deltarule.workspace"]
     assert "deltarule.io.npz" in graph["deltarule.io.data"]
     assert "deltarule.io.model" in graph["deltarule.trainer"]  # TrainResult.save
+
+
+# -- no module reads another module's private names ----------------------------------
+
+# deliberate exceptions: (module, name) -> why
+PRIVATE_READS_ALLOWED = {
+    ("deltarule.sklearn", "_validate_data"):
+        "scikit-learn < 1.6 has no public validate_data; the fallback calls the "
+        "estimator's own method, as scikit-learn's docs prescribe for that version",
+}
+
+
+def private_reads(name: str, path: Path) -> list[str]:
+    """``_x`` names the module reads but does not define itself.
+
+    A read is an import of ``_x`` or an attribute ``obj._x`` (``self``
+    included); a name counts as defined when the module binds it (a def, a
+    class, an assignment, an attribute store) or spells it in a string
+    (``__slots__``).  Dunder names are not private.
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    defined: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            defined.add(node.attr)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            defined.add(node.id)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            defined.add(node.value)
+
+    def private(n: str) -> bool:
+        return n.startswith("_") and not n.startswith("__")
+
+    reads = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            reads += [f"import {a.name} from {node.module}" for a in node.names
+                      if private(a.name) and (name, a.name) not in PRIVATE_READS_ALLOWED]
+        elif isinstance(node, ast.Attribute) and private(node.attr) \
+                and node.attr not in defined and (name, node.attr) not in PRIVATE_READS_ALLOWED:
+            reads.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return reads
+
+
+def test_no_module_reads_another_modules_private_names():
+    found = {name: r for name, path in modules().items() if (r := private_reads(name, path))}
+    assert not found, f"private names read across modules: {found}"
+
+
+def test_the_private_read_finder_finds_them(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("from .loop import _readonly\n"
+                   "def f(state):\n    return state._log, state.public\n")
+    assert private_reads("deltarule.bad", bad) == [
+        "import _readonly from loop", "line 3: state._log"]
+
+
+# -- the loop stays simple ---------------------------------------------------------------
+
+
+def test_no_function_of_the_loop_is_above_complexity_15():
+    radon = __import__("pytest").importorskip("radon.complexity")
+    for module in ("loop.py", "trainer.py", "config.py", "workspace.py"):
+        blocks = radon.cc_visit((CORE / module).read_text(encoding="utf-8"))
+        worst = max(blocks, key=lambda b: b.complexity)
+        assert worst.complexity <= 15, (module, worst.name, worst.complexity)
+
+
+def test_the_complexity_check_can_fail():
+    radon = __import__("pytest").importorskip("radon.complexity")
+    branches = "\n".join(f"    if x == {i}:\n        return {i}" for i in range(16))
+    (block,) = radon.cc_visit(f"def f(x):\n{branches}\n")
+    assert block.complexity > 15
+
+
+# -- the component protocols ---------------------------------------------------------------
+
+
+def test_every_bundled_component_follows_its_family_protocol():
+    from deltarule.protocols import PROTOCOLS, capabilities
+
+    catalogue = deltarule.make_registry(entry_points=False).catalogue()
+    for family, protocol in PROTOCOLS.items():
+        for name in catalogue.names(family):
+            component = catalogue.get(family, name)
+            if family == "optimizers":  # the catalogue holds factories
+                component = component(lr=0.1)
+                assert capabilities(component).step, name
+            assert isinstance(component, protocol), (family, name)
+
+
+def test_capabilities_reports_optional_members_without_calling_them():
+    from deltarule.protocols import capabilities
+
+    class Bare:
+        name = "bare"
+
+        def forward(self, z):
+            raise AssertionError("not to be called")
+
+        def vjp(self, z, a, g, out=None):
+            raise AssertionError("not to be called")
+
+    can = capabilities(Bare())
+    assert not can.forward_out and can.vjp and can.vjp_out and not can.elementwise
+    assert can.reduction == "sum" and not can.options and not can.step

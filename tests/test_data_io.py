@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from deltarule import DataError
-from deltarule.io.data import Table, holdout, read_table, write_csv, write_csv_text
+from deltarule.io.data import Table, read_table, write_csv, write_csv_text
+from deltarule.trainer import holdout
 from deltarule.datasets import one_hot
 from deltarule.errors import ConfigError
 

@@ -29,7 +29,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 RUN_PYTHON = ("hooks.md", "protocols.md", "tutorial.md", "embedding.md", "specs.md",
               "sklearn.md", "../README.md")
 REQUIRED = ("index.md", "hooks.md", "protocols.md", "tutorial.md", "cli.md",
-            "embedding.md")
+            "embedding.md", "architecture.md")
 
 FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```[ \t]*$", re.S | re.M)
 

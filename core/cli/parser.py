@@ -52,6 +52,24 @@ def parse_names(text: str) -> list[str]:
     return names
 
 
+def parse_option(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` for ``--option``: VALUE read as JSON (``3``, ``0.5``,
+    ``true``, ``null``, ``"text"``), else kept as text."""
+    import json
+
+    name, eq, raw = text.partition("=")
+    name = name.strip()
+    if not eq or not name.isidentifier():
+        raise argparse.ArgumentTypeError(
+            f"--option takes NAME=VALUE such as min_delta=0.001, got {text!r}"
+        )
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    return name, value
+
+
 def data_selection(parser) -> None:
     parser.add_argument("--target", type=parse_names, metavar="COL[,COL...]",
                         help="target column(s) to leave out of the inputs")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..protocols import FAMILIES, SINGULAR
-from ..registry import make_plugin_manager
+from ..registry import make_registry
 
 
 def add_parser(sub):
@@ -15,16 +15,14 @@ def add_parser(sub):
 
 
 def cmd_plugins(args) -> int:
-    reg = make_plugin_manager(args.plugin)
+    reg = make_registry(args.plugin)
     catalogue = reg.catalogue()
     provided: dict[str, list[str]] = {}
     for family, table in catalogue.families.items():
         for name, entry in table.items():
             provided.setdefault(entry.plugin, []).append(f"{SINGULAR[family]} {name}")
     for name, origin, plugin in reg.plugins():
-        hooks = sorted(
-            h.name for h in reg.pm.get_hookcallers(plugin) or ()
-        )
+        hooks = reg.hooks_of(plugin)
         comps = provided.get(name, [])
         print(f"{name}  [{origin}]")
         if comps:

@@ -100,10 +100,10 @@ class _Counter:
 def cmd_spec(args) -> int:
     import pytest
 
-    from ..registry import make_plugin_manager
+    from ..registry import make_registry
 
     # fail early and clearly on a plugin that cannot be loaded or is malformed
-    registry = make_plugin_manager(args.plugin)
+    registry = make_registry(args.plugin)
     registry.catalogue()
 
     pytest_args = [str(specs_dir()), "-p", "deltarule.specs.pytest_plugin",

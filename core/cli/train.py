@@ -17,15 +17,34 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import DEFAULTS
+from .. import config
 from ..errors import ConfigError, DataError, DeltaRuleWarning
 from ..preprocessing import Scaler, spread_note
-from .parser import EXIT_INTERRUPTED, parse_names, parse_seed, parse_widths
+from .parser import EXIT_INTERRUPTED, parse_names, parse_option, parse_seed, parse_widths
 
-# the library's defaults, used when neither the preset nor the user sets an option
-GENERIC = {key: DEFAULTS[key] for key in ("activation", "loss", "optimizer", "init", "lr",
-                                         "batch_size", "validation_split")}
-GENERIC["epochs"] = DEFAULTS["max_epochs"]
+# the run option behind each flag (argparse's dest -> deltarule.config name); a
+# flag's default is None, meaning "the preset's value, else the option's default"
+FLAG_OPTIONS = {
+    "layers": "layers",
+    "hidden": "layers",
+    "activation": "activation",
+    "loss": "loss",
+    "optimizer": "optimizer",
+    "init": "init",
+    "dtype": "dtype",
+    "lr": "lr",
+    "epochs": "max_epochs",
+    "batch_size": "batch_size",
+    "target_loss": "target_loss",
+    "patience": "patience",
+    "time_budget": "time_budget",
+    "validation_split": "validation_split",
+    "seed": "seed",
+    "threads": "threads",
+}
+# the flags that are not run options: which data, which plugins, what to write
+OTHER_FLAGS = ("data", "target", "columns", "one_hot", "target_kind", "scale", "plugin",
+               "option", "save", "plot", "json", "quiet")
 DEFAULT_HIDDEN = (3,)  # the document's hidden width
 TABLE_MAX_ROWS = 8  # outputs are listed beside their targets for data this small
 
@@ -69,7 +88,8 @@ def add_parser(sub):
     g.add_argument("--loss", default=None, help="default mse (digits: cross_entropy)")
     g.add_argument("--optimizer", default=None, help="default sgd")
     g.add_argument("--init", default=None, help="default randn")
-    g.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    g.add_argument("--dtype", default=None, choices=["float64", "float32"],
+                   help="default float64")
     g.add_argument("--plugin", action="append", default=[], metavar="MODULE:ATTR",
                    help="register a plugin by dotted path (repeatable)")
     g = tr.add_argument_group("training")
@@ -92,6 +112,10 @@ def add_parser(sub):
                    help="random seed (default: a fresh one, printed so you can repeat it)")
     g.add_argument("--threads", type=int, default=None, metavar="N",
                    help="cap the BLAS threads (needs threadpoolctl)")
+    g.add_argument("-o", "--option", type=parse_option, action="append", default=[],
+                   metavar="NAME=VALUE",
+                   help="set any run option, including those a --plugin declares, e.g. "
+                        "min_delta=0.001 (repeatable; VALUE is read as JSON, else text)")
     g = tr.add_argument_group("output")
     g.add_argument("--save", metavar="MODEL.npz", help="write the trained model here")
     g.add_argument("--plot", metavar="FILE.png",
@@ -274,16 +298,35 @@ def check_output_path(path, option: str) -> None:
 
 
 def _resolve(args, preset) -> dict:
-    """Every training option: the command line, else the preset, else the default."""
-    base = {**GENERIC, **(preset.options if preset else {})}
-    opts = {}
-    for key in GENERIC:
-        given = getattr(args, key)
-        opts[key] = base[key] if given is None else given
-    act = opts["activation"]
+    """The run options given: the command line, else the preset's.
+
+    Options left unset get their defaults from :mod:`deltarule.config` (in
+    :class:`~deltarule.Trainer`); ``layers`` is decided by :func:`_layers_for`.
+    """
+    opts = {k: v for k, v in (preset.options if preset else {}).items() if k != "layers"}
+    for dest, name in FLAG_OPTIONS.items():
+        given = getattr(args, dest)
+        if given is not None and name != "layers":
+            opts[name] = given
+    seen = set()
+    for name, value in args.option:
+        flag = next((f"--{d.replace('_', '-')}" for d, n in FLAG_OPTIONS.items()
+                     if n == name), None)
+        if flag is not None:
+            raise ConfigError(f"--option {name}=…: {name} has its own flag; use {flag}")
+        if name in seen:
+            raise ConfigError(f"--option {name} is given twice; give it once")
+        seen.add(name)
+        opts[name] = value
+    act = opts.get("activation")
     if isinstance(act, (list, tuple)):
         opts["activation"] = act[0] if len(act) == 1 else list(act)
     return opts
+
+
+def _option(opts: dict, name: str):
+    """The value a run uses: the given one, else ``deltarule.config``'s default."""
+    return opts[name] if name in opts else config.CORE[name].default
 
 
 def _layers_for(args, preset, data: Data) -> list[int]:
@@ -323,10 +366,9 @@ def _progress_plugin(args):
 
 
 def cmd_train(args) -> int:
-    from ..io.data import holdout
     from ..io.model import save
     from ..threads import limit_blas_threads
-    from ..trainer import Trainer
+    from ..trainer import Trainer, holdout, split_stream
 
     if args.plot:
         from ..plotting import require_matplotlib
@@ -346,18 +388,17 @@ def cmd_train(args) -> int:
     seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
     notes = list(data.notes)
 
-    X, y, validation = data.X, data.y, None
-    if opts["validation_split"] is not None:
-        # an independent stream, so the initial weights do not depend on the split
-        split_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
-        tr, va = holdout(len(X), opts["validation_split"], split_rng)
-        X, y, validation = data.X[tr], data.y[tr], (data.X[va], data.y[va])
-    scaler = None
+    opts["seed"] = seed
+    X_fit, scaler = data.X, None
     if args.scale:
-        scaler = Scaler.fit(X, args.scale)  # on the training rows only
-        X = scaler.transform(X)
-        if validation is not None:
-            validation = (scaler.transform(validation[0]), validation[1])
+        # fitted on the rows the trainer will train on (it holds out the same
+        # validation rows for this seed), stored in the model
+        rows = slice(None)
+        if opts.get("validation_split") is not None:
+            rows = holdout(len(data.X), opts["validation_split"],
+                           split_stream(np.random.default_rng(seed)))[0]
+        scaler = Scaler.fit(data.X[rows], args.scale)
+        X_fit = scaler.transform(data.X)
     elif preset is None:
         spread = spread_note(data.X)
         if spread:
@@ -367,21 +408,16 @@ def cmd_train(args) -> int:
     bar = _progress_plugin(args)
     if bar is not None:
         plugins.append(bar)
-    trainer = Trainer(
-        layers, activation=opts["activation"], loss=opts["loss"],
-        optimizer=opts["optimizer"], init=opts["init"], lr=opts["lr"],
-        max_epochs=opts["epochs"], target_loss=args.target_loss,
-        batch_size=opts["batch_size"], patience=args.patience,
-        time_budget=args.time_budget, seed=seed, dtype=args.dtype,
-        threads=args.threads, plugins=plugins,
-    )
+    # the trainer holds out validation_split of the rows (from a child stream of
+    # the seed), exactly as deltarule.train(..., seed=seed) would
+    trainer = Trainer(layers, plugins=plugins, **opts)
     if not args.quiet:
         for note in notes:
             print(f"deltarule: note: {note}", file=sys.stderr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DeltaRuleWarning)
         try:
-            result = trainer.fit(X, y, validation_data=validation)
+            result = trainer.fit(X_fit, data.y)
         except KeyboardInterrupt:
             # the command line keeps what was reached: report, save, exit 130
             if trainer.result is None:
@@ -394,8 +430,12 @@ def cmd_train(args) -> int:
                 print(f"deltarule: note: {w.message}", file=sys.stderr)
         else:  # someone else's warning: hand it on untouched
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    X, y, validation = data.X, data.y, None
+    if trainer.validation_rows is not None:
+        tr, va = trainer.validation_rows
+        X, y, validation = data.X[tr], data.y[tr], (data.X[va], data.y[va])
     interrupted = result.stop_reason == "interrupted"
-    net = result.network
+    net = result.network  # what it knows of its data goes into the model file
     net.scaler = scaler
     net.classes = data.classes
     net.feature_names = tuple(data.features)
@@ -412,10 +452,7 @@ def cmd_train(args) -> int:
             title=f"{data.name}: {'-'.join(map(str, layers))}",
         )
 
-    X_raw = X if scaler is None else scaler.inverse_transform(X)
-    if validation is not None and scaler is not None:
-        validation = (scaler.inverse_transform(validation[0]), validation[1])
-    report = _train_report(data, opts, layers, seed, result, X_raw, y, validation,
+    report = _train_report(data, opts, layers, seed, result, X, y, validation,
                            saved, plotted)
     report["notes"] = notes
     report["scale"] = args.scale
@@ -437,7 +474,8 @@ def _class_defaults(args, opts, layers, k: int) -> None:
     binary_cross_entropy for two."""
     out, loss = ("softmax", "cross_entropy") if k > 2 else ("sigmoid", "binary_cross_entropy")
     if args.activation is None:
-        hidden = opts["activation"] if isinstance(opts["activation"], str) else "sigmoid"
+        hidden = opts.get("activation", "sigmoid")
+        hidden = hidden if isinstance(hidden, str) else "sigmoid"
         opts["activation"] = [hidden] * (len(layers) - 2) + [out]
         if args.loss is None:
             opts["loss"] = loss
@@ -466,10 +504,10 @@ def _train_report(data, opts, layers, seed, result, X, y, validation, saved,
         "activations": list(comps.get("activations", [])),
         "loss": comps.get("loss"),
         "optimizer": comps.get("optimizer"),
-        "init": opts["init"],
-        "lr": opts["lr"],
-        "batch_size": opts["batch_size"],
-        "validation_split": opts["validation_split"],
+        "init": _option(opts, "init"),
+        "lr": _option(opts, "lr"),
+        "batch_size": _option(opts, "batch_size"),
+        "validation_split": _option(opts, "validation_split"),
         "seed": seed,
         "epochs": result.epochs,
         "stop_reason": result.stop_reason,

@@ -31,7 +31,8 @@ from ..catalogue import configure
 from ..errors import ConfigError, ModelFileError, UnknownComponentError
 from ..network import Network
 from ..preprocessing import Scaler
-from ..registry import make_plugin_manager
+from ..protocols import capabilities
+from ..registry import make_registry
 from ..version import __version__
 from .npz import META_KEY, load_npz_arrays
 
@@ -42,10 +43,9 @@ VAL_HISTORY_KEY = "__val_history__"
 
 
 def _component_record(comp) -> dict:
-    opts = getattr(comp, "options", None)
     record = {"name": comp.name}
-    if callable(opts):
-        record["options"] = opts()
+    if capabilities(comp).options:
+        record["options"] = comp.options()
     return record
 
 
@@ -201,7 +201,7 @@ def load(path, *, plugins=(), entry_points=None) -> Network:
         params = [(arrays[f"W{l}"], arrays[f"b{l}"]) for l in range(1, len(layers))]
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{str(path)!r} is incomplete: missing {exc}") from None
-    catalogue = make_plugin_manager(plugins, entry_points=entry_points).catalogue()
+    catalogue = make_registry(plugins, entry_points=entry_points).catalogue()
     acts = []
     for rec in records:
         try:

@@ -75,5 +75,10 @@ class ClassTargetWarning(DeltaRuleWarning):
     (no one-hot encoding, no class-aware output and loss)."""
 
 
+class PluginShadowWarning(DeltaRuleWarning):
+    """A plugin registered explicitly provides a component under the same name
+    as an installed (entry-point) plugin, and is used instead."""
+
+
 class ConvergenceWarning(DeltaRuleWarning):
     """The run stopped at ``max_epochs`` while the loss was still falling."""

@@ -46,6 +46,8 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_ERROR
+    if getattr(args, "plugin", None):
+        _find_plugins_here()
     try:
         return args.func(args)
     except DeltaRuleError as exc:
@@ -62,6 +64,15 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:  # outside training: nothing to keep
         print("deltarule: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _find_plugins_here() -> None:
+    """Let ``--plugin mymodule:plugin`` find ``mymodule.py`` in the current
+    folder, as ``python -m`` and pytest's ``-p`` do.  The folder goes last on
+    ``sys.path``, so it never shadows an installed package."""
+    here = os.getcwd()
+    if here not in sys.path and "" not in sys.path:
+        sys.path.append(here)
 
 
 if __name__ == "__main__":  # pragma: no cover

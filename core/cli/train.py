@@ -410,12 +410,12 @@ def cmd_train(args) -> int:
         plugins.append(bar)
     # the trainer holds out validation_split of the rows (from a child stream of
     # the seed), exactly as deltarule.train(..., seed=seed) would
-    trainer = Trainer(layers, plugins=plugins, **opts)
     if not args.quiet:
         for note in notes:
             print(f"deltarule: note: {note}", file=sys.stderr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DeltaRuleWarning)
+        trainer = Trainer(layers, plugins=plugins, **opts)
         try:
             result = trainer.fit(X_fit, data.y)
         except KeyboardInterrupt:

@@ -302,3 +302,28 @@ def test_a_component_without_a_name_reads_well():
 
     with pytest.raises(deltarule.ComponentError, match="returned an activation without"):
         Trainer([1, 1], plugins=[Nameless()])
+
+
+# -- the scaler ----------------------------------------------------------------
+
+def test_scaler_kinds_constant_columns_and_records():
+    X = np.array([[1.0, 5.0, 7.0], [3.0, 5.0, 9.0], [5.0, 5.0, 8.0]])
+    s = Scaler.fit(X, "standard")
+    np.testing.assert_allclose(s.transform(X).mean(axis=0), 0.0, atol=1e-15)
+    np.testing.assert_allclose(s.transform(X)[:, [0, 2]].std(axis=0), 1.0)
+    assert s.scale[1] == 1.0 and (s.transform(X)[:, 1] == 0).all()  # a constant column
+    m = Scaler.fit(X, "minmax")
+    np.testing.assert_allclose(m.transform(X)[:, [0, 2]].min(axis=0), 0.0)
+    np.testing.assert_allclose(m.transform(X)[:, [0, 2]].max(axis=0), 1.0)
+    np.testing.assert_allclose(m.inverse_transform(m.transform(X)), X)
+    assert Scaler.from_dict(json.loads(json.dumps(m.to_dict()))) == m
+    assert m.transform(X.astype(np.float32)).dtype == np.float32
+    before = X.copy()
+    s.transform(X)
+    np.testing.assert_array_equal(X, before)  # never the caller's array
+    with pytest.raises(ConfigError, match="scale must be one of standard, minmax"):
+        Scaler.fit(X, "robust")
+    with pytest.raises(ConfigError, match="scales must be finite numbers > 0"):
+        Scaler("standard", [0.0], [0.0])
+    with pytest.raises(deltarule.DataError, match="fitted on 3 features"):
+        s.transform(X[:, :2])

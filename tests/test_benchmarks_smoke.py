@@ -56,6 +56,7 @@ def test_sklearn_benchmark_runs_both_estimators_on_every_workload():
         env={**os.environ, "DELTARULE_DISABLE_PLUGIN_AUTOLOAD": "1"},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for workload in ("digits, defaults", "digits, sgd", "moons", "friedman1"):
+    for workload in ("digits, defaults", "digits, sgd", "moons, defaults", "moons, tanh",
+                     "friedman1"):
         assert workload in proc.stdout
     assert "sklearn ÷ deltarule" in proc.stdout and "×" in proc.stdout

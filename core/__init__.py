@@ -36,6 +36,7 @@ from .loop import State
 from .network import Network
 from .registry import Registry, load_object, make_plugin_manager, make_registry
 from .trainer import Trainer, TrainResult, train
+from .many import ManyResult, train_many
 from .version import __version__
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "DeltaRuleWarning",
     "DivergenceWarning",
     "MissingDependencyError",
+    "ManyResult",
     "ModelFileError",
     "Network",
     "Option",
@@ -71,5 +73,6 @@ __all__ = [
     "make_registry",
     "save",
     "train",
+    "train_many",
     "__version__",
 ]

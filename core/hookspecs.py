@@ -133,6 +133,13 @@ def deltarule_stop(state: State) -> str | None:
     answer in pluggy's call order stops the run and becomes
     ``result.stop_reason``.  Plain implementations are called directly (no
     pluggy per epoch); a wrapper is honoured by calling through pluggy.
+
+    In a ``deltarule.train_many`` run, a plugin declaring ``model_axis =
+    True`` is called once per epoch with a :class:`deltarule.many.ManyState`
+    (``loss``, ``grad_norm``, ``active``, … one entry per model) and answers
+    ``None``, one reason for every model still training, or a sequence of
+    one reason or ``None`` per model; any other plugin is called once per
+    model with a :class:`deltarule.many.ModelView` (the ``State`` API).
     """
 
 

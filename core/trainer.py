@@ -20,7 +20,7 @@ import numpy as np
 from . import config, diagnostics
 from .catalogue import is_pair, unknown_options_message
 from .errors import ComponentError, ConfigError, DataError, UnknownOptionError
-from .loop import Run, RunLog, State
+from .loop import Run, RunLog, State, full_loss, validation_scale
 from .network import Network
 from .protocols import capabilities, validate_component
 from .registry import Registry, make_registry
@@ -82,7 +82,7 @@ class TrainResult:
         """
         if self.final_loss is not None:
             return self.final_loss
-        return self.history[-1] if self.history else math.nan
+        return float(self.history[-1]) if len(self.history) else math.nan
 
     @property
     def val_loss(self) -> float | None:
@@ -90,7 +90,7 @@ class TrainResult:
         validation data."""
         if self.final_val_loss is not None:
             return self.final_val_loss
-        return self.val_history[-1] if self.val_history else None
+        return float(self.val_history[-1]) if len(self.val_history) else None
 
     def predict(self, X) -> np.ndarray:
         """The network's output for ``X``: ``(n_samples, layers[-1])``."""
@@ -103,6 +103,25 @@ class TrainResult:
         from .io.model import save  # io.model reads TrainResult's fields, not its class
 
         return save(self, path)
+
+
+@dataclass
+class ModelResult(TrainResult):
+    """One model of a :meth:`Trainer.fit_many` run: a :class:`TrainResult`
+    whose ``history`` is a read-only float64 array, plus the model's
+    ``index`` in the run, its ``seed`` and its grid ``settings``."""
+
+    index: int = 0
+    seed: int = 0
+    settings: dict = field(default_factory=dict)
+
+    def save(self, path) -> Path:
+        """As :meth:`TrainResult.save`: write the model, return the path written."""
+        from .io.model import save
+
+        return save(TrainResult(self.network, list(self.history), self.stop_reason,
+                                list(self.val_history), self.elapsed, self.config,
+                                self.components), path)
 
 
 class Trainer:
@@ -357,6 +376,128 @@ class Trainer:
             pass
         return self.result
 
+    def fit_many(self, X, y, seeds, *, grid=None, validation_data=None,
+                 converged=("target_loss",), on_done=None):
+        """Train one network per seed and grid setting, stacked; a ``ManyResult``.
+
+        ``seeds``: the seeds (each model's only source of randomness, as
+        ``seed=`` is for :meth:`fit`); ``grid``: ``{option: [values, ...]}``
+        over ``layers``, ``batch_size``, ``validation_split``, ``lr``,
+        ``max_epochs``, ``target_loss``, ``patience``, ``min_delta``,
+        ``time_budget``, ``gradient_tol``; every combination runs with every
+        seed.  Models of one shape train together along a leading model axis
+        (:mod:`deltarule.stacked`); each ends as :meth:`fit` with its seed
+        and settings would.  ``converged``: the stop reasons (or a predicate
+        ``result -> bool``) the summary counts as convergence; ``on_done(k)``
+        is called whenever ``k`` more models have stopped.  Ctrl-C ends the
+        run: what finished is kept (``result.interrupted``).
+        """
+        from .stacked import expand_grid
+
+        return self.fit_models(X, y, expand_grid(check_grid(grid), check_seeds(seeds)),
+                               validation_data=validation_data, converged=converged,
+                               on_done=on_done)
+
+    def fit_models(self, X, y, specs, *, validation_data=None, converged=("target_loss",),
+                   on_done=None):
+        """:meth:`fit_many` for the given ``ModelSpec`` s (also one chunk of a
+        distributed run); the grid settings are in each spec."""
+        import time
+        import warnings
+
+        from .stacked import ManyResult, PerModelWarning, fallback_notes, run_group
+
+        if self.config["seed"] is not None:
+            raise ConfigError("fit_many takes its seeds from seeds=, not from seed=")
+        if self.config["l2"]:
+            raise ConfigError(
+                "fit_many does not take the l2 option yet: the stacked models would "
+                "train without it; use fit() per model for an L2 penalty"
+            )
+        started = time.perf_counter()
+        results: list = [None] * len(specs)
+        position = {spec.index: i for i, spec in enumerate(specs)}
+        notes, interrupted = [], False
+        for (layers, batch), members in self._groups(X, y, specs, validation_data):
+            if interrupted:
+                break
+            starts = [self._model_start(spec, trainer, layers, data)
+                      for spec, trainer, data in members]
+            acts = members[0][1]._activations_for(len(layers) - 1)
+            for note in fallback_notes(self.registry, [("activation", a) for a in acts]
+                                       + [("loss", self._loss),
+                                          ("optimizer", starts[0].optimizer)]):
+                if note not in notes:
+                    notes.append(note)
+                    warnings.warn(note, PerModelWarning, stacklevel=3)
+            outcomes, interrupted = run_group(
+                self.registry, layers, acts, self._loss, starts, batch_size=batch,
+                shuffle=self.config["shuffle"], threads=self.config["threads"],
+                on_done=on_done)
+            components = {"activations": [a.name for a in acts], "loss": self._loss.name,
+                          "optimizer": getattr(starts[0].optimizer, "name",
+                                               type(starts[0].optimizer).__name__)}
+            for (spec, _, _), start, out in zip(members, starts, outcomes):
+                final_loss = final_val_loss = None
+                if out.restored:  # as a single run reports it: the returned parameters'
+                    final_loss = full_loss(out.network, self._loss, start.X, start.y)
+                    if start.val is not None:
+                        final_val_loss = full_loss(out.network, self._loss, *start.val) \
+                            * validation_scale(self._loss, len(start.X), start.val)
+                results[position[spec.index]] = ModelResult(
+                    network=out.network, history=out.history, stop_reason=out.stop_reason,
+                    val_history=out.val_history, elapsed=out.elapsed, config=start.config,
+                    components=components, index=spec.index, seed=spec.seed,
+                    settings=dict(spec.settings), final_loss=final_loss,
+                    final_val_loss=final_val_loss)
+        return ManyResult(list(specs), results, converged=converged, notes=notes,
+                          interrupted=interrupted, elapsed=time.perf_counter() - started)
+
+    def _groups(self, X, y, specs, validation_data):
+        """``[((layers, batch_size), [(spec, trainer, prepared data), ...]), ...]``:
+        the models by stack, each setting's trainer and data prepared once."""
+        from .stacked import SHAPE_OPTIONS
+
+        prepared_for, groups = {}, {}
+        for spec in specs:
+            key = repr(sorted(spec.settings.items()))
+            if key not in prepared_for:
+                trainer = self.with_settings(spec.settings)
+                prepared_for[key] = (trainer, trainer._prepare(X, y, validation_data,
+                                                                fresh=True)[:4])
+            trainer, (layers, Xm, ym, val) = prepared_for[key]
+            c = trainer.config
+            # one stack per shape; within it an option is None for all or none
+            group = (layers, c["batch_size"],
+                     tuple(c[k] for k in SHAPE_OPTIONS if k not in ("layers", "batch_size")),
+                     tuple(sorted((k, v is None) for k, v in spec.settings.items())))
+            groups.setdefault(group, []).append((spec, trainer, (Xm, ym, val)))
+        return [(key[:2], members) for key, members in groups.items()]
+
+    def _model_start(self, spec, trainer, layers, data):
+        """One model as :meth:`_run` starts a fresh run with ``seed=spec.seed``."""
+        from .stacked import ModelStart
+
+        Xm, ym, val = data
+        rng = np.random.default_rng(spec.seed)
+        if val is None and trainer.config["validation_split"] is not None:
+            Xm, ym, _, val = trainer._split(Xm, ym, lambda: split_stream(rng), True)
+        net = trainer._new_network(layers, rng)
+        run_cfg = dict(trainer.config, layers=list(layers), seed=spec.seed)
+        return ModelStart(spec.index, spec.seed, net.theta, trainer._build_optimizer(), rng,
+                          Xm, ym, val, run_cfg)
+
+    def with_settings(self, settings: dict) -> "Trainer":
+        """A shallow copy of this trainer with the options ``settings`` changed
+        (each checked as :class:`Trainer` checks it); shares the plugins."""
+        trainer = copy.copy(self)
+        trainer.config = config.resolve({**self.config, **settings}, self.options)
+        trainer.layers = trainer.config["layers"]
+        config.check_can_stop(trainer.config, self.options, self._has_third_party_stop())
+        trainer.network = trainer.optimizer = trainer.result = None
+        trainer._rng = trainer._split_rows = None
+        return trainer
+
     def _run(self, X, y, validation_data, *, fresh: bool, epochs, caller_code=False,
              sample_weight=None):
         cfg = self.config
@@ -441,6 +582,42 @@ def holdout(n: int, fraction: float, rng: np.random.Generator):
         )
     order = rng.permutation(n)
     return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def check_grid(grid) -> dict:
+    if grid is None:
+        return {}
+    if not isinstance(grid, dict):
+        raise ConfigError(f"grid must be a dict {{option: [values, ...]}}, got {grid!r}")
+    out = {}
+    for key, values in grid.items():
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            raise ConfigError(f"grid[{key!r}] must be a list of values, got {values!r}")
+        values = list(values)
+        if not values:
+            raise ConfigError(f"grid[{key!r}] is empty; give at least one value")
+        out[key] = values
+    return out
+
+
+def check_seeds(seeds) -> list[int]:
+    """``seeds`` as a list of ints ≥ 0: an iterable of them, or ``n`` for ``0 … n−1``."""
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise ConfigError(f"seeds={seeds!r}: give a count ≥ 1 or a list of seeds")
+        return list(range(int(seeds)))
+    try:
+        out = list(seeds)
+    except TypeError:
+        raise ConfigError(
+            f"seeds must be a list of whole numbers ≥ 0 (or a count), got {seeds!r}"
+        ) from None
+    for s in out:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
+            raise ConfigError(f"seeds must be whole numbers ≥ 0, got {s!r}")
+    if not out:
+        raise ConfigError("seeds is empty; give at least one seed")
+    return [int(s) for s in out]
 
 
 def train(X, y, layers=None, *, activation="sigmoid", loss="mse", optimizer="sgd",

@@ -149,7 +149,7 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 LAW_FIXTURES = ("activation_law", "loss_law", "optimizer_law", "initializer_law",
-                "stop_law", "network_pair")
+                "stop_law", "network_pair", "model_axis_subject")
 
 
 def _is_law(item) -> bool:

@@ -14,8 +14,11 @@
    10 000.  Hence three specs:
 
    (a) fast and deterministic: named seeds known to converge do;
-   (b) statistical, ``@pytest.mark.slow``: at least 90 % of seeds 0–199
-       reach ``max |y − ŷ| < 0.1`` within 10 000 epochs at lr 0.5;
+   (b) statistical, ``@pytest.mark.slow``: seeds 0–999 (one
+       ``deltarule.train_many`` run) reach ``max |y − ŷ| < 0.1`` within
+       10 000 epochs at lr 0.5 often enough that the lower bound of the 99 %
+       Wilson interval of the convergence rate is at least 0.90 (measured:
+       969 of 1000, 96.9 %, interval 95.2 %–98.0 %);
    (c) a property: every run either converges or ends at a near-stationary
        point (``‖∇L‖ ≤ 1e-2`` with ``L ≥ 0.2``) — bad luck, not bad code.
        Measured over seeds 0–2199 every failure has ``‖∇L‖ ≤ 3.6e-3`` and
@@ -63,20 +66,37 @@ class Converged:
     """Stop criterion: every output within ``tol`` of its target.
 
     ``L = ½ Σ e²`` over XOR's 4 rows, so ``max |e| < tol`` needs
-    ``L < 2 tol²``; the forward pass is only computed below that.
+    ``L < 2 tol²``; the forward pass is only computed below that.  It
+    declares the model axis: in a ``train_many`` run it judges every model
+    at once from the stacked parameters.
     """
 
     name = "spec-converged"
+    model_axis = True
 
     def __init__(self, tol=0.1):
         self.tol = tol
 
     @hookimpl
     def deltarule_stop(self, state):
+        if isinstance(state.loss, np.ndarray):
+            return self._per_model(state)
         if state.loss >= 2 * self.tol ** 2:
             return None
         acts, _ = harness.forward(state.params, Sigmoid(), x)
         return "converged" if np.abs(acts[-1] - y).max() < self.tol else None
+
+    def _per_model(self, state):
+        near = np.flatnonzero(state.active & (state.loss < 2 * self.tol ** 2))
+        if not near.size:
+            return None
+        a = np.broadcast_to(x.astype(np.float64), (near.size, *x.shape))
+        with np.errstate(over="ignore"):
+            for W, b in state.params:
+                a = Sigmoid().forward(a @ W[near] + b[near][:, None, :])
+        answer = np.full(state.models, None, dtype=object)
+        answer[near[np.abs(a - y).max(axis=(1, 2)) < self.tol]] = "converged"
+        return answer
 
 
 def xor_run(seed, *, lr=0.5, layers=(2, 3, 1), epochs=10000):
@@ -105,12 +125,27 @@ def test_a_stuck_seed_is_a_stationary_point():
     assert loss >= 0.2 and grad_norm <= 1e-2
 
 
+SEEDS = 1000
+CONFIDENCE = 0.99
+
+
 @pytest.mark.slow
 def test_at_least_90_percent_of_seeds_converge():
-    """Statistical: seeds 0–199, 2-3-1, lr 0.5, 10 000 epochs (≈ 10 s; measured
-    197 of 200 converge)."""
-    failed = [s for s in range(200) if xor_run(s)[0] >= 0.1]
-    assert len(failed) <= 20, f"{len(failed)} of 200 seeds never converged: {failed}"
+    """Statistical: seeds 0–999, 2-3-1, lr 0.5, 10 000 epochs, in one
+    ``train_many`` run (a few seconds): the 99 % Wilson interval of the
+    convergence rate lies above 0.90 (measured 969 of 1000)."""
+    many = deltarule.train_many(x, y, seeds=range(SEEDS), layers=[2, 3, 1], lr=0.5,
+                                max_epochs=10000, plugins=[Converged()],
+                                converged=("converged",))
+    (row,) = many.summary(confidence=CONFIDENCE)
+    failed = [r.seed for r in many if r.stop_reason != "converged"]
+    assert row["rate_low"] >= 0.90, (
+        f"{row['converged']} of {SEEDS} seeds converged ({100 * row['rate']:.1f} %, "
+        f"{CONFIDENCE:.0%} interval {row['rate_low']:.3f}–{row['rate_high']:.3f}); "
+        f"failed: {failed}")
+    # the named seeds of the fast spec agree with the stacked run
+    assert [many[s].stop_reason for s in CONVERGING_SEEDS] == ["converged"] * 6
+    assert many[2].stop_reason == "max_epochs"
 
 
 @spec_settings(examples={"dev": 3, "ci": 5, "thorough": 40})

@@ -327,3 +327,20 @@ def test_scaler_kinds_constant_columns_and_records():
         Scaler("standard", [0.0], [0.0])
     with pytest.raises(deltarule.DataError, match="fitted on 3 features"):
         s.transform(X[:, :2])
+
+
+def test_train_many_reports_losses_as_single_runs_do():
+    X, y = moons(100)
+    opts = dict(layers=[2, 6, 1], lr=2.0, max_epochs=2000, patience=5, batch_size=16,
+                loss=("mse", {"reduction": "mean"}), validation_split=0.3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeltaRuleWarning)
+        many = Trainer(**opts).fit_many(X, y, seeds=[0, 1])
+        for i, seed in enumerate([0, 1]):
+            single = deltarule.train(X, y, seed=seed, **opts)
+            model = many.results[i]
+            assert single.stop_reason == model.stop_reason == "patience"
+            assert model.loss == single.loss and model.val_loss == single.val_loss
+            np.testing.assert_array_equal(model.val_history, single.val_history)
+    with pytest.raises(ConfigError, match="fit_many does not take the l2 option"):
+        Trainer(layers=[2, 3, 1], l2=0.1).fit_many(X, y, seeds=[0])

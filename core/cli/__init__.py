@@ -3,6 +3,7 @@
 ``deltarule train xor``            train the document's XOR network and print the result
 ``deltarule train digits``         scikit-learn's digits, 64-128-10, softmax + cross-entropy
 ``deltarule train DATA --target Y``  train on a CSV/TSV/.npz file
+``deltarule sweep xor --seeds 0-999 --lr 0.1,0.5``  many seeds and settings at once
 ``deltarule predict MODEL DATA``   write a saved model's predictions as CSV
 ``deltarule plot MODEL [DATA]``    draw a saved model's loss curve / decision boundary
 ``deltarule plugins``              list every registered plugin and its components
@@ -20,7 +21,7 @@ import sys
 
 from ..errors import DeltaRuleError
 from ..version import __version__
-from . import plugins, predict, spec, train
+from . import plugins, predict, spec, sweep, train
 from .parser import EXIT_ERROR, EXIT_INTERRUPTED, Parser
 
 
@@ -34,6 +35,7 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"deltarule {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     train.add_parser(sub)
+    sweep.add_parser(sub)
     predict.add_parsers(sub)
     plugins.add_parser(sub)
     spec.add_spec_parser(sub)

@@ -11,7 +11,8 @@ warning                     when
                             whole numbers with three or more values, and an
                             output whose range cannot reach them (sigmoid,
                             softmax, tanh) — class labels trained as numbers
-``DivergenceWarning``       the loss became NaN or infinite
+``DivergenceWarning``       the loss became NaN or infinite, or ended over
+                            1000× its first epoch's
 ``SaturationWarning``       after training: the network gives the same
                             output for every row although the targets
                             differ (saturated units: a rate far too large,
@@ -75,6 +76,15 @@ def after_run(result, X: np.ndarray, y: np.ndarray) -> list[tuple]:
                     f"the loss became non-finite at epoch {result.epochs}; the run stopped "
                     "and kept the last finite parameters. Lower lr, scale the inputs and "
                     "targets, or use an adaptive optimizer (adam)"))
+        return out
+    history = result.history
+    if len(history) >= 2 and np.isfinite(history[-1]) and history[0] > 0 \
+            and history[-1] > 1e3 * history[0]:
+        out.append((DivergenceWarning,
+                    f"the loss grew from {history[0]:.4g} to {history[-1]:.4g} over "
+                    f"{len(history)} epochs: the run is diverging (the outputs run off to "
+                    "huge values). Lower lr, scale the inputs and targets, or use an "
+                    "adaptive optimizer (adam)"))
         return out
     saturated = _saturation(result.network, X, y)
     if saturated:

@@ -344,3 +344,13 @@ def test_train_many_reports_losses_as_single_runs_do():
             np.testing.assert_array_equal(model.val_history, single.val_history)
     with pytest.raises(ConfigError, match="fit_many does not take the l2 option"):
         Trainer(layers=[2, 3, 1], l2=0.1).fit_many(X, y, seeds=[0])
+
+
+def test_a_loss_running_off_to_huge_values_warns_before_it_overflows():
+    """A run whose outputs reach ~1e150 without overflowing used to be silent."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    with pytest.warns(DivergenceWarning, match="the loss grew from .* the run is diverging"):
+        r = deltarule.train(X, 3 * X[:, :1], activation=["identity", "identity"], lr=0.035,
+                            max_epochs=4, seed=0)
+    assert r.stop_reason == "max_epochs" and np.isfinite(r.history).all()

@@ -24,6 +24,7 @@ Bounded: about a minute and a half, most of it creating the environment.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -71,7 +72,7 @@ for m in FENCE.finditer(text):
                 raise SystemExit(f"{page}:{line}: unexpected command {cmd!r}")
             print(f"--- {page}:{line} $ {cmd}", flush=True)
             proc = subprocess.run(argv, env=env, capture_output=True, text=True)
-            print(proc.stdout[-2000:], proc.stderr[-2000:], flush=True)
+            print(proc.stdout[-4000:], proc.stderr[-2000:], flush=True)
             if proc.returncode != 0:
                 raise SystemExit(f"{page}:{line}: {cmd!r} exited {proc.returncode}:\n"
                                  f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -122,6 +123,9 @@ def test_pages_run_as_written_in_a_fresh_environment(venv, tmp_path):
     assert "=== README.md: 1 blocks" in out
     out = run_page(venv, DOCS / "specs.md", tmp_path / "specs")
     assert "$ deltarule spec --plugin my_plugin:plugin" in out
-    assert "deltarule component laws: 14 passed, 0 failed, 4 skipped" in out
+    # the counts the page shows are the counts the command prints
+    shown = re.search(r"deltarule component laws: \d+ passed, 0 failed, \d+ skipped",
+                      (DOCS / "specs.md").read_text(encoding="utf-8")).group(0)
+    assert shown in out
     out = run_page(venv, DOCS / "tutorial.md", tmp_path / "tutorial-again")
     assert "shadows the one of the installed plugin 'swish'" in out

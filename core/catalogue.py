@@ -72,8 +72,14 @@ class Catalogue:
                         f"{type(exc).__name__}: {exc}"
                     ) from exc
                 for comp in _as_components(provided, family, impl.plugin):
-                    candidates.setdefault(comp.name, []).append(
-                        Entry(comp, impl.plugin, origin))
+                    same = candidates.setdefault(comp.name, [])
+                    if any(e.plugin == impl.plugin for e in same):
+                        raise ComponentClashError(
+                            f"plugin {impl.plugin!r} ({origin}) provides two "
+                            f"{family} named {comp.name!r} in {hook_name}(); give each "
+                            "component its own name"
+                        )
+                    same.append(Entry(comp, impl.plugin, origin))
             families[family] = {
                 name: _precedence(entries, SINGULAR[family], name, notes)
                 for name, entries in candidates.items()

@@ -35,7 +35,21 @@ class ComponentError(DeltaRuleError, TypeError):
 
 
 class PluginError(DeltaRuleError, TypeError):
-    """A plugin that cannot be registered (unknown hook, bad arguments, …)."""
+    """A plugin that cannot be registered (unknown hook, bad arguments, …), or
+    one that failed or broke its component's contract during a run.
+
+    For failures during a run, ``plugin`` is the plugin's registered name
+    (``None`` for a component given in code), ``component`` what failed
+    (``"activation 'swish'"``, ``"hook deltarule_stop"``), ``hook`` the
+    method or hook (``"forward"``), ``epoch`` the epoch (0: before the first),
+    and ``original`` the exception raised, also chained as ``__cause__``.
+    """
+
+    plugin: str | None = None
+    component: str | None = None
+    hook: str | None = None
+    epoch: int | None = None
+    original: BaseException | None = None
 
 
 class ComponentClashError(DeltaRuleError, ValueError):

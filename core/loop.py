@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from .faults import bad_stop_answer
 from .network import Network
 from .protocols import capabilities
 from .threads import limit_blas_threads
@@ -379,8 +380,13 @@ class Run:
     """
 
     def __init__(self, registry, net: Network, loss_c, optimizer, X, y, val, config: dict,
-                 rng: np.random.Generator, *, weights=None):
+                 rng: np.random.Generator, *, weights=None, on_fault=None):
+        """``weights``: the training rows' sample weights, or None.
+        ``on_fault(exc, epoch)``, if given, is asked when anything raises during
+        the run; it may return the exception to raise instead (a ``PluginError``
+        naming the plugin), chained to ``exc``."""
         self.registry, self.net, self.loss, self.X, self.y = registry, net, loss_c, X, y
+        self.on_fault = on_fault
         self.config, self.weights, self.val = config, weights, val
         self.l2 = config.get("l2") or 0.0
         self.log = RunLog(capacity=min(config["max_epochs"] or 0, 1 << 16))
@@ -394,6 +400,9 @@ class Run:
         self.val_loss = None if val is None else validation_loss(
             net, loss_c, *val, scale=self.val_scale)
         self.stop_calls = stop_criteria(registry)
+        # who answered what, should an answer be neither None nor a reason
+        self.stop_source = registry.implementations("deltarule_stop", wrappers="defer") \
+            or registry
         self.epoch_end = observers(registry, "deltarule_epoch_end")
         # two generations of backups: the divergence guard's "last finite parameters"
         self.backup = [net.theta.copy(), net.theta.copy()]
@@ -409,8 +418,8 @@ class Run:
         log, state, hook = self.log, self.state, self.registry.pm.hook
         outer_errstate = np.geterr() if caller_code else None
         with np.errstate(all="ignore"), limit_blas_threads(self.config["threads"]):
-            hook.deltarule_train_start(state=state)
             try:
+                hook.deltarule_train_start(state=state)
                 while log.stop_reason is None:
                     self.run_epoch()
                     if outer_errstate is None:
@@ -418,24 +427,41 @@ class Run:
                     else:
                         with np.errstate(**outer_errstate):
                             yield state
-            except KeyboardInterrupt:
-                # Ctrl-C ends the run cleanly: the parameters reached are kept
-                # (the trainer's result), then the interrupt goes on to the
-                # caller, so a script of several runs stops as a whole
-                log.stop_reason = "interrupted"
+            except KeyboardInterrupt as exc:
+                # Ctrl-C ends the run cleanly: the parameters reached are kept (the
+                # trainer's result), then the interrupt goes on to the caller, so a
+                # script of several runs stops as a whole.  A KeyboardInterrupt
+                # subclass may name the reason (the command line's SIGTERM and
+                # SIGHUP: "terminated")
+                given = getattr(exc, "stop_reason", None)
+                log.stop_reason = given if isinstance(given, str) and given else "interrupted"
                 if not np.isfinite(self.net.theta).all():
                     self.restore_finite()
                 raise
             except GeneratorExit:
                 log.stop_reason = log.stop_reason or "caller"
                 raise
-            except Exception:
-                # a plugin (or component) raised: the parameters reached are kept
+            except Exception as exc:
+                # a plugin (or component) raised: keep the last epoch's parameters
                 log.stop_reason = "error"
-                raise
+                if log.epoch < self.current or not np.isfinite(self.net.theta).all():
+                    # mid-epoch: back to the epoch's start, history[-1]'s parameters
+                    np.copyto(self.net.theta, self.backup[self.current & 1])
+                self.fault(exc, self.current)
             finally:
                 log.stop_reason = log.stop_reason or "caller"
-                hook.deltarule_train_end(state=state)
+                try:
+                    hook.deltarule_train_end(state=state)
+                except Exception as exc:
+                    log.stop_reason = "error"
+                    self.fault(exc, log.epoch)
+
+    def fault(self, exc: Exception, epoch: int):
+        """Re-raise ``exc``, or the error ``on_fault`` makes of it, chained to it."""
+        error = self.on_fault(exc, epoch) if self.on_fault is not None else None
+        if error is None or error is exc:
+            raise exc
+        raise error from exc
 
     def run_epoch(self) -> None:
         """One epoch: steps 1-4 on every batch, then 5, stop?, and the observers."""
@@ -456,8 +482,11 @@ class Run:
             # the first answer in pluggy's order is the reason
             for ask in self.stop_calls:
                 answer = ask(state)
-                if reason is None:
-                    reason = answer
+                if answer is not None:
+                    if type(answer) is not str or not answer:
+                        raise bad_stop_answer(ask, answer, self.stop_source, epoch)
+                    if reason is None:
+                        reason = answer
         if reason is None:
             log.final_params = None  # asked for by a criterion that did not stop
         else:

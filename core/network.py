@@ -19,9 +19,12 @@ model is one ``copyto``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, PluginError
+from .validation import check_network_memory, format_bytes
 
 
 class Network:
@@ -58,9 +61,16 @@ class Network:
         shapes = []
         for n_in, n_out in zip(self.layers[:-1], self.layers[1:]):
             shapes += [(n_in, n_out), (n_out,)]
-        sizes = [int(np.prod(s)) for s in shapes]
-        self.theta = np.empty(sum(sizes), dtype=self.dtype)
-        self.grad = np.zeros_like(self.theta)
+        sizes = [math.prod(s) for s in shapes]
+        need = check_network_memory(self.layers, self.dtype)
+        try:
+            self.theta = np.empty(sum(sizes), dtype=self.dtype)
+            self.grad = np.zeros_like(self.theta)
+        except MemoryError:
+            raise ConfigError(
+                f"the network {'-'.join(map(str, self.layers))} needs {format_bytes(need)} "
+                "for its parameters and gradients, more than the memory available"
+            ) from None
         self._param_views = _views(self.theta, shapes)
         self._grad_views = _views(self.grad, shapes)
         self.weights = self._param_views[0::2]
@@ -150,11 +160,23 @@ class Network:
             dst[...] = src
 
     def forward(self, X: np.ndarray) -> np.ndarray:
-        """``ŷ`` for ``X`` of shape ``(n_samples, layers[0])``; allocates freely."""
+        """``ŷ`` for ``X`` of shape ``(n_samples, layers[0])``; allocates freely.
+
+        An activation whose output does not have its input's shape (NumPy
+        would broadcast it silently) is a :class:`PluginError`.
+        """
         a = X
         with np.errstate(over="ignore", under="ignore"):
-            for W, b, act in zip(self.weights, self.biases, self.activations):
-                a = np.asarray(act.forward(a @ W + b))
+            for l, (W, b, act) in enumerate(zip(self.weights, self.biases,
+                                                self.activations), start=1):
+                z = a @ W + b
+                a = np.asarray(act.forward(z))
+                if a.shape != z.shape:
+                    raise PluginError(
+                        f"activation {getattr(act, 'name', act)!r}.forward() (layer {l}) "
+                        f"returned shape {a.shape} for input of shape {z.shape}; it must "
+                        "return its input's shape"
+                    )
         return a
 
     def predict(self, X) -> np.ndarray:

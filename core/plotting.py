@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .errors import ConfigError, MissingDependencyError
+from .io.files import atomic_write
 
 # beyond this many points a loss curve is thinned: the picture is the same
 MAX_CURVE_POINTS = 4000
@@ -147,6 +148,9 @@ def save_figure(path, *, history: Sequence[float] = (), val_history: Sequence[fl
                 title: str | None = None, bounds=None, classes=None) -> Path:
     """Write a PNG (or any format matplotlib knows from the suffix) to ``path``.
 
+    A name without a suffix gets ``.png``; the path written is returned.  The
+    file is written atomically: the whole picture, or the old file untouched.
+
     Panels: the loss curve when ``history`` is not empty; the decision
     boundary when ``network`` (a :class:`deltarule.Network`) has two inputs,
     with the points ``X``, ``y`` if given.  At least one panel must apply.
@@ -172,8 +176,16 @@ def save_figure(path, *, history: Sequence[float] = (), val_history: Sequence[fl
     if title:
         fig.suptitle(title)
     path = Path(path)
-    fig.savefig(path, dpi=100)
-    return path
+    return _write(fig, path)
+
+
+def _write(fig, path) -> Path:
+    """Write ``fig`` to ``path`` whole or not at all (``.png`` if it has no suffix)."""
+    path = Path(path)
+    if not path.suffix:
+        path = path.with_name(path.name + ".png")
+    fmt = path.suffix[1:].lower()  # the suffix's format, never a guess
+    return atomic_write(path, lambda fh: fig.savefig(fh, format=fmt, dpi=100))
 
 
 def save_sweep_figure(path, summary, many, *, title: str = "") -> Path:
@@ -209,6 +221,4 @@ def save_sweep_figure(path, summary, many, *, title: str = "") -> Path:
     ax_epochs.grid(True, alpha=0.3)
     if title:
         fig.suptitle(title)
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    return path
+    return _write(fig, path)

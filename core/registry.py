@@ -61,6 +61,11 @@ def load_object(path: str) -> Any:
             f"cannot import plugin module {module_name!r} (from {path!r}): {exc}; "
             "give an importable dotted path such as 'mypkg.plugins:activations'"
         ) from exc
+    except (Exception, SystemExit) as exc:  # the module's own code failed while importing
+        raise PluginError(
+            f"plugin module {module_name!r} (from {path!r}) failed while importing: "
+            f"{_describe(exc)}; fix the module or leave it out"
+        ) from exc
     for part in filter(None, attr.split(".")):
         try:
             obj = getattr(obj, part)
@@ -69,6 +74,12 @@ def load_object(path: str) -> Any:
                 f"module {module_name!r} has no attribute {part!r} (from {path!r})"
             ) from None
     return obj
+
+
+def _describe(exc: BaseException) -> str:
+    """``SyntaxError: invalid syntax (mod.py, line 3)``: an exception in one line."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _plugin_label(plugin: Any) -> str:
@@ -304,11 +315,11 @@ def _load_entry_points(reg: Registry) -> None:
             continue
         try:
             plugin = ep.load()
-        except Exception as exc:  # a broken third-party package must say who it is
+        except (Exception, SystemExit) as exc:  # a broken package must say who it is
             raise PluginError(
                 f"entry point {ep.name!r} ({ep.value}) of group 'deltarule' failed to "
-                f"load: {exc}; fix or uninstall that package, list only the ones you "
-                f"want in {LOAD_ENV}, or set {AUTOLOAD_ENV}=1"
+                f"load: {_describe(exc)}; fix or uninstall that package, list only the "
+                f"ones you want in {LOAD_ENV}, or set {AUTOLOAD_ENV}=1"
             ) from exc
         where = f"entry point {ep.name} = {ep.value}"
         if dist is not None:

@@ -19,12 +19,20 @@ import numpy as np
 
 from . import config, diagnostics
 from .catalogue import is_pair, unknown_options_message
-from .errors import ComponentError, ConfigError, DataError, UnknownOptionError
+from .errors import (
+    ComponentError,
+    ConfigError,
+    DataError,
+    DeltaRuleError,
+    PluginError,
+    UnknownOptionError,
+)
+from .faults import component_suspect, describe_exception, plugin_fault, probe, run_suspects
 from .loop import Run, RunLog, State, full_loss, validation_scale
 from .network import Network
 from .protocols import capabilities, validate_component
 from .registry import Registry, make_registry
-from .validation import as_matrix, check_positive, check_xy
+from .validation import as_matrix, check_network_memory, check_positive, check_xy
 
 
 @dataclass
@@ -168,6 +176,7 @@ class Trainer:
         self.result: TrainResult | None = None
         self._rng = None
         self._split_rows = None
+        self._probed = None  # the batch rows the components were last probed on
         #: ``(train_rows, validation_rows)`` of the last run's ``validation_split``
         #: (index arrays into the X given to fit), or ``None``
         self.validation_rows: tuple[np.ndarray, np.ndarray] | None = None
@@ -229,6 +238,13 @@ class Trainer:
                 f"optimizer {getattr(factory, 'name', factory)!r} rejected options "
                 f"{options}: {exc}"
             ) from None
+        except DeltaRuleError:
+            raise
+        except Exception as exc:
+            suspect = component_suspect(self.catalogue, "optimizers", factory)
+            raise PluginError(f"{suspect.who()} failed before the first epoch: "
+                              f"{suspect.target('call')} (building the optimizer) raised "
+                              f"{describe_exception(exc)}") from exc
         if not capabilities(opt).step:
             raise ComponentError(
                 f"optimizer {getattr(factory, 'name', factory)!r} built {opt!r}, "
@@ -315,8 +331,15 @@ class Trainer:
         if capabilities(self._loss).check_targets:
             try:
                 self._loss.check_targets(y)
+            except DeltaRuleError:
+                raise
             except ValueError as exc:
                 raise DataError(f"{what}: {exc}") from None
+            except Exception as exc:
+                suspect = component_suspect(self.catalogue, "losses", self._loss)
+                raise PluginError(f"{suspect.who()} failed before the first epoch: "
+                                  f"{suspect.target('check_targets()')} raised "
+                                  f"{describe_exception(exc)}") from exc
 
     def _split(self, Xm, ym, split_rng, fresh: bool, wm=None):
         """Hold out ``validation_split`` of the rows, drawn from ``split_rng()``.
@@ -337,10 +360,20 @@ class Trainer:
         dtype = np.dtype(self.config["dtype"])
         acts = self._activations_for(len(layers) - 1)
         if self._init is None:
-            params = self.config["init"]
-        else:
+            return Network(layers, acts, self.config["init"], dtype)
+        suspect = component_suspect(self.catalogue, "initializers", self._init)
+        try:
             params = self._init(layers, rng, dtype)
-        return Network(layers, acts, params, dtype)
+        except Exception as exc:
+            raise PluginError(f"{suspect.who()} failed before the first epoch: "
+                              f"{suspect.target('call')} raised "
+                              f"{describe_exception(exc)}") from exc
+        try:
+            return Network(layers, acts, params, dtype)
+        except DataError as exc:  # the initializer's result does not fit the layers
+            raise PluginError(f"{suspect.who()} failed before the first epoch: "
+                              f"{suspect.target('call')} returned parameters that do not "
+                              f"fit layers={list(layers)}: {exc}") from exc
 
     # -- running -------------------------------------------------------
     def fit(self, X, y, *, validation_data=None, sample_weight=None) -> TrainResult:
@@ -352,9 +385,8 @@ class Trainer:
         ``trainer.result`` keeps the parameters reached, and the
         ``KeyboardInterrupt`` goes on to the caller.
         """
-        for _ in self._run(X, y, validation_data, fresh=True, epochs=None,
-                           sample_weight=sample_weight):
-            pass
+        _drain(self._run(X, y, validation_data, fresh=True, epochs=None,
+                         sample_weight=sample_weight))
         return self.result
 
     def steps(self, X, y, *, validation_data=None) -> Iterator[State]:
@@ -371,9 +403,8 @@ class Trainer:
                     sample_weight=None) -> TrainResult:
         """Run ``epochs`` more epochs from the current parameters (warm start)."""
         epochs = check_positive(epochs, "epochs", integer=True)
-        for _ in self._run(X, y, validation_data, fresh=self.network is None,
-                           epochs=epochs, sample_weight=sample_weight):
-            pass
+        _drain(self._run(X, y, validation_data, fresh=self.network is None, epochs=epochs,
+                         sample_weight=sample_weight))
         return self.result
 
     def fit_many(self, X, y, seeds, *, grid=None, validation_data=None,
@@ -510,19 +541,35 @@ class Trainer:
         if val is None and cfg["validation_split"] is not None:
             Xm, ym, wm, val = self._split(Xm, ym, lambda: split_stream(rng), fresh, wm)
         if fresh:
-            out_act = self._activations_for(len(layers) - 1)[-1]
-            problem = diagnostics.class_target(ym, getattr(out_act, "name", ""))
-            if problem:
-                diagnostics.warn(*problem)
-        if fresh:
+            self._warn_class_target(ym, layers)
+            # the parameters and the workspace's buffers must fit, checked before either
+            rows = min(len(Xm), cfg["batch_size"] or len(Xm))
+            check_network_memory(layers, cfg["dtype"], rows=rows)
             self.network = self._new_network(layers, rng)
             self.optimizer = self._build_optimizer()
         net = self.network
         run_cfg = dict(cfg, layers=list(layers))
         if epochs is not None:
             run_cfg["max_epochs"] = epochs
+        rows = min(len(Xm), cfg["batch_size"] or len(Xm))
+        if fresh or self._probed != rows:
+            # the component contract, on this run's shapes, before the first epoch
+            # (partial_fit continuing on batches of the same size needs no new probe)
+            probe(net, self._loss, self.optimizer, Xm[:rows], ym[:rows],
+                  catalogue=self.catalogue, optimizer_factory=self._optimizer_factory)
+            self._probed = rows
+
+        def on_fault(exc, epoch):
+            """A PluginError naming the plugin behind ``exc``, if one can be found."""
+            suspects = run_suspects(self.registry, self.catalogue, net, self._loss,
+                                    self.optimizer, self._optimizer_factory)
+            return plugin_fault(exc, epoch=epoch, suspects=suspects, reprobe=lambda: probe(
+                net, self._loss, self.optimizer, Xm[:rows], ym[:rows],
+                catalogue=self.catalogue, optimizer_factory=self._optimizer_factory,
+                epoch=epoch))
+
         run = Run(self.registry, net, self._loss, self.optimizer, Xm, ym, val, run_cfg, rng,
-                  weights=wm)
+                  weights=wm, on_fault=on_fault)
         log, gen = run.log, run.epochs(caller_code=caller_code)
         del run  # the workspaces go with the generator, before the result is built
         try:
@@ -535,10 +582,38 @@ class Trainer:
                 "loss": self._loss.name,
                 "optimizer": getattr(self.optimizer, "name", type(self.optimizer).__name__),
             })
-        # reached only when the run ended without an exception
-        if fresh:
-            for problem in diagnostics.after_run(self.result, Xm, ym):
-                diagnostics.warn(*problem)
+        if fresh:  # reached only when the run ended without an exception
+            self._warn_after(Xm, ym)
+
+    def _warn_class_target(self, ym, layers) -> None:
+        """Before a fresh run: class labels about to be trained as numbers."""
+        out_act = self._activations_for(len(layers) - 1)[-1]
+        problem = diagnostics.class_target(ym, getattr(out_act, "name", ""))
+        if problem:
+            diagnostics.warn(*problem)
+
+    def _warn_after(self, Xm, ym) -> None:
+        """After a fresh run: what its numbers say (see :mod:`deltarule.diagnostics`)."""
+        for problem in diagnostics.after_run(self.result, Xm, ym):
+            diagnostics.warn(*problem)
+
+
+def _drain(run) -> None:
+    """Run the generator ``run`` to its end.
+
+    A Ctrl-C that lands between two epochs (outside the generator) is thrown
+    into it, so it ends the run like one landing inside an epoch: stop reason
+    ``"interrupted"``, the parameters reached kept.  One raised before or
+    after the epochs propagates.
+    """
+    try:
+        for _ in run:
+            pass
+    except KeyboardInterrupt as exc:
+        try:
+            run.throw(exc)
+        except StopIteration:
+            pass
 
 
 def split_stream(rng: np.random.Generator) -> np.random.Generator:

@@ -27,9 +27,10 @@ from functools import partial
 
 import numpy as np
 
-from .errors import ComponentError
+from .errors import ComponentError, ConfigError
 from .network import Network
 from .protocols import capabilities
+from .validation import format_bytes
 
 
 class Workspace:
@@ -58,20 +59,29 @@ class Workspace:
         self.loss = loss
         dt = net.dtype
         self.n_rows = n_rows
-        self.x = np.empty((n_rows, net.layers[0]), dtype=dt) if x is None else x
-        self.y = np.empty((n_rows, net.layers[-1]), dtype=dt) if y is None else y
+        try:
+            self.x = np.empty((n_rows, net.layers[0]), dtype=dt) if x is None else x
+            self.y = np.empty((n_rows, net.layers[-1]), dtype=dt) if y is None else y
+            shape = [(n_rows, n) for n in net.layers[1:]]
+            self.z = [np.empty(s, dtype=dt) for s in shape]
+            self.a = [np.empty(s, dtype=dt) for s in shape]
+            if backward:
+                self.g = [np.empty(s, dtype=dt) for s in shape]
+                self.d = [np.empty(s, dtype=dt) for s in shape]
+        except MemoryError:
+            need = n_rows * sum(net.layers) * (4 if backward else 2) * dt.itemsize
+            raise ConfigError(
+                f"training {'-'.join(map(str, net.layers))} on {n_rows} rows at once "
+                f"needs about {format_bytes(need)} of buffers, more than the memory "
+                "available; use narrower layers or a smaller batch_size"
+            ) from None
         self.weighted = weighted or w is not None
         self.w = (np.empty(n_rows, dtype=dt) if w is None else w) if self.weighted else None
         self.l2 = float(l2)
         self.mean = capabilities(loss).reduction == "mean"
-        shape = [(n_rows, n) for n in net.layers[1:]]
-        self.z = [np.empty(s, dtype=dt) for s in shape]
-        self.a = [np.empty(s, dtype=dt) for s in shape]
         self.y_hat = self.a[-1]
         self.forward_ops = self._forward_ops()
         if backward:
-            self.g = [np.empty(s, dtype=dt) for s in shape]
-            self.d = [np.empty(s, dtype=dt) for s in shape]
             self.loss_value = self._loss_op()
             self.backward_ops = self._backward_ops()
 

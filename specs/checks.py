@@ -73,7 +73,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import FailedHealthCheck, HypothesisException, Unsatisfiable
 from hypothesis.extra import numpy as hnp
 
-from deltarule.errors import DeltaRuleError
+from deltarule.errors import DeltaRuleError, PluginError
 from deltarule.protocols import SINGULAR, capabilities
 
 from deltarule.specs import harness
@@ -1095,7 +1095,10 @@ def _stop_reports_reason(plugin, hs):
 
     def body(example):
         script, settings = example
-        result, rec = harness.scripted_run(script, plugins=[plugin], **settings)
+        try:
+            result, rec = harness.scripted_run(script, plugins=[plugin], **settings)
+        except PluginError as exc:  # the loop refuses an answer that is not a reason
+            raise Violation(f"{exc}\n  losses {script}, options {settings}") from None
         reason = result.stop_reason
         if not isinstance(reason, str) or not reason:
             raise Violation(f"the run stopped with reason {reason!r}; a stop criterion "

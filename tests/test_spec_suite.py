@@ -448,7 +448,9 @@ def test_delta_rule_spec_catches_a_wrong_sigmoid_derivative(monkeypatch):
     for net in fixed_networks():
         spec(net)  # sound as shipped
     monkeypatch.setattr(Sigmoid, "derivative",
-                        lambda self, z, a, out=None: a * (1 - a) * (1 + 1e-9))
+                        # honours out= (the loop reads out, and the probe checks it)
+                        lambda self, z, a, out=None: np.multiply(a * (1 - a), 1 + 1e-9,
+                                                                 out=out))
     with pytest.raises(AssertionError, match="document"):
         spec(fixed_networks()[0])
 
@@ -539,4 +541,5 @@ def test_stop_criterion_that_waits_for_a_setting_is_still_checked():
     report = check_plugin(BrokenPatience(), profile=PROFILE)
     failed = [r for r in report if r.failed]
     assert failed, str(report)
-    assert any("reason 42" in r.message and "'patience'" in r.message for r in failed)
+    assert any("deltarule_stop() returned 42" in r.message and "'patience'" in r.message
+               for r in failed)

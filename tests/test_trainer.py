@@ -388,6 +388,8 @@ def test_a_plugin_that_raises_leaves_a_result_saying_error():
                 raise RuntimeError("observer bug")
 
     t = Trainer([2, 3, 1], max_epochs=5, seed=0, plugins=[Boom()])
-    with pytest.raises(RuntimeError, match="observer bug"):
+    with pytest.raises(deltarule.PluginError, match="in epoch 2: deltarule_epoch_end.*"
+                                                    "RuntimeError: observer bug") as info:
         t.fit(np.eye(2), np.eye(2)[:, :1])
+    assert isinstance(info.value.__cause__, RuntimeError)
     assert t.result.stop_reason == "error" and t.result.epochs == 2

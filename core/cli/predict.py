@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -10,8 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from .parser import data_selection
-from .train import Data, check_output_path, load_data
+from . import outputs
+from .parser import EXIT_ERROR, data_selection
+from .train import Data, load_data
 
 
 def add_parsers(sub) -> None:
@@ -34,6 +36,7 @@ def add_parsers(sub) -> None:
     pr.add_argument("--json", action="store_true",
                     help="print one JSON object (columns and one record per row) "
                          "instead of CSV")
+
     pr.add_argument("--out", metavar="FILE.csv", help="write here instead of stdout")
     pr.add_argument("--plugin", action="append", default=[], metavar="MODULE:ATTR",
                     help="plugins providing the model's custom activations")
@@ -135,28 +138,33 @@ def _json_value(v):
 
 def cmd_predict(args) -> int:
     from ..io.data import write_csv
+    from ..io.files import atomic_write
     from ..io.model import load
 
+    out = outputs.check(args.out, "--out", inputs=[args.model, args.data])
     net = load(args.model, plugins=args.plugin)
     data = _model_inputs(args, net, args.model)
     header, rows = _predictions(args, net, data)
-    if args.out:
-        check_output_path(args.out, "--out")
     if args.json:
         text = json.dumps({
             "command": "predict", "model": str(args.model), "data": data.name,
             "rows": len(rows), "columns": header,
             "predictions": [{h: _json_value(v) for h, v in zip(header, row)}
                             for row in np.asarray(rows)],
-        }, allow_nan=False)
-        if args.out:
-            Path(args.out).write_text(text + "\n", encoding="utf-8")
-        else:
-            print(text)
-        return 0
-    if args.out:
-        with open(args.out, "w", newline="", encoding="utf-8") as fh:
-            write_csv(fh, header, rows)
+        }, allow_nan=False) + "\n"
+        if out is None:
+            sys.stdout.write(text)
+            return 0
+        writer = lambda fh: fh.write(text)  # noqa: E731
+    else:
+        writer = lambda fh: write_csv(fh, header, rows)  # noqa: E731
+    if out is not None:
+        guard = getattr(args, "signal_guard", None)
+        with guard.deferred() if guard else contextlib.nullcontext():
+            try:
+                atomic_write(out, writer, text=True)
+            except OSError as exc:
+                return _unwritten("--out", out, exc)
     else:
         write_csv(sys.stdout, header, rows)
     return 0
@@ -189,7 +197,8 @@ def cmd_plot(args) -> int:
     from ..plotting import require_matplotlib, save_figure
 
     require_matplotlib()
-    check_output_path(args.out, "--out")
+    out = outputs.check(outputs.picture_path(args.out, "--out"), "--out",
+                        inputs=[args.model, args.data])
     _, arrays = read_metadata(args.model)
     net = load(args.model, plugins=args.plugin)
     X = y = None
@@ -209,11 +218,25 @@ def cmd_plot(args) -> int:
         raise ConfigError("--target and --columns select columns of DATA; give a data file")
     elif net.scaler is not None:
         bounds = _scaler_bounds(net.scaler)  # the training data's own range
-    path = save_figure(
-        args.out, history=arrays.get(HISTORY_KEY, ()),
-        val_history=arrays.get(VAL_HISTORY_KEY, ()), network=net, X=X, y=y, names=names,
-        title=f"{Path(args.model).name}: {'-'.join(map(str, net.layers))}",
-        bounds=bounds, classes=net.classes,
-    )
+
+    guard = getattr(args, "signal_guard", None)
+    with guard.deferred() if guard else contextlib.nullcontext():
+        try:
+            path = save_figure(
+            out, history=arrays.get(HISTORY_KEY, ()),
+                val_history=arrays.get(VAL_HISTORY_KEY, ()), network=net, X=X, y=y,
+                names=names,
+                title=f"{Path(args.model).name}: {'-'.join(map(str, net.layers))}",
+                bounds=bounds, classes=net.classes,
+            )
+        except OSError as exc:
+            return _unwritten("--out", out, exc)
     print(f"wrote {path}")
     return 0
+
+
+def _unwritten(option: str, path, exc: OSError) -> int:
+    """One line for an output that could not be written (it is left as it was)."""
+    print(f"deltarule: error: cannot write {option} {str(path)!r}: "
+          f"{exc.strerror or exc}; the file is left as it was", file=sys.stderr)
+    return EXIT_ERROR

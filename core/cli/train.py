@@ -10,7 +10,9 @@ import json
 import math
 import os
 import secrets
+import signal
 import sys
+import traceback
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import config
-from ..errors import ConfigError, DataError, DeltaRuleWarning
+from ..errors import ConfigError, DataError, DeltaRuleError, DeltaRuleWarning
+from ..faults import describe_exception
 from ..preprocessing import Scaler, spread_note
-from .parser import EXIT_INTERRUPTED, parse_names, parse_option, parse_seed, parse_widths
+from . import outputs
+from .parser import EXIT_ERROR, parse_names, parse_option, parse_seed, parse_widths
+from .signals import SignalGuard, TrainingGuard, exit_status, signal_name
 
 # the run option behind each flag (argparse's dest -> deltarule.config name); a
 # flag's default is None, meaning "the preset's value, else the option's default"
@@ -44,7 +49,7 @@ FLAG_OPTIONS = {
 }
 # the flags that are not run options: which data, which plugins, what to write
 OTHER_FLAGS = ("data", "target", "columns", "one_hot", "target_kind", "scale", "plugin",
-               "option", "save", "plot", "json", "quiet")
+               "option", "save", "plot", "json", "quiet", "traceback")
 DEFAULT_HIDDEN = (3,)  # the document's hidden width
 TABLE_MAX_ROWS = 8  # outputs are listed beside their targets for data this small
 
@@ -227,8 +232,16 @@ def _classes(split, kind: str, source: str):
                             "classes need at least two")
         labels = col.astype(np.int64) if whole else col
         why = f"holds {n_values} whole numbers"
+    from ..datasets import MAX_CLASSES
+
     classes, codes = np.unique(labels, return_inverse=True)
     k = len(classes)
+    if k > MAX_CLASSES or (k > len(labels) // 2 and split.labels is not None and k > 20):
+        raise DataError(
+            f"{source}: target column {targets[0]!r} holds {k} different labels in "
+            f"{len(labels)} rows — too many to be classes (at most {MAX_CLASSES}, and "
+            "fewer than half the rows); is it the right column?"
+        )
     if k < 2:
         raise DataError(f"{source}: target column {targets[0]!r} holds one class only "
                         f"({classes[0]!r}); classes need at least two")
@@ -285,16 +298,6 @@ def _accuracy(y: np.ndarray, y_hat: np.ndarray) -> float | None:
 
 
 # -- train ------------------------------------------------------------------
-
-
-def check_output_path(path, option: str) -> None:
-    if path is None:
-        return
-    folder = Path(path).parent
-    if not folder.is_dir():
-        raise ConfigError(f"{option} {path}: the folder {str(folder)!r} does not exist")
-    if Path(path).is_dir():
-        raise ConfigError(f"{option} {path} is a folder; give a file name")
 
 
 def _resolve(args, preset) -> dict:
@@ -366,23 +369,32 @@ def _progress_plugin(args):
 
 
 def cmd_train(args) -> int:
-    from ..io.model import save
+    from ..io.files import check_room
+    from ..io.model import model_path
     from ..threads import limit_blas_threads
     from ..trainer import Trainer, holdout, split_stream
+    from ..validation import n_parameters
 
+    guard = getattr(args, "signal_guard", None) or SignalGuard()
     if args.plot:
         from ..plotting import require_matplotlib
 
         require_matplotlib()
     with limit_blas_threads(args.threads):
         pass  # fails now, not after training, if threadpoolctl is missing
-    check_output_path(args.save, "--save")
-    check_output_path(args.plot, "--plot")
+    # everything the run will write is checked before any work
+    save_to = outputs.check(args.save and model_path(args.save), "--save",
+                            inputs=[args.data])
+    plot_to = outputs.check(outputs.picture_path(args.plot, "--plot"), "--plot",
+                            inputs=[args.data, save_to])
 
     data = load_data(args, need_target=True)
     preset = data.preset
     opts = _resolve(args, preset)
     layers = _layers_for(args, preset, data)
+    if save_to is not None:  # at least the parameters must fit on the disk
+        check_room(save_to, n_parameters(layers) * np.dtype(opts.get("dtype")).itemsize,
+                   "--save")
     if data.classes is not None and not args.one_hot:
         _class_defaults(args, opts, layers, len(data.classes))
     seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
@@ -408,21 +420,30 @@ def cmd_train(args) -> int:
     bar = _progress_plugin(args)
     if bar is not None:
         plugins.append(bar)
+    plugins.append(TrainingGuard(guard))
     # the trainer holds out validation_split of the rows (from a child stream of
     # the seed), exactly as deltarule.train(..., seed=seed) would
     if not args.quiet:
         for note in notes:
             print(f"deltarule: note: {note}", file=sys.stderr)
+    failure = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DeltaRuleWarning)
         trainer = Trainer(layers, plugins=plugins, **opts)
         try:
             result = trainer.fit(X_fit, data.y)
         except KeyboardInterrupt:
-            # the command line keeps what was reached: report, save, exit 130
-            if trainer.result is None:
-                raise
+            # before the first epoch there is nothing to keep; after it, the library
+            # re-raises Ctrl-C once it has kept the result
             result = trainer.result
+            if result is None or not result.epochs:
+                raise
+        except Exception as exc:  # a plugin failed mid-run: keep and save what was reached
+            result = trainer.result
+            if result is None or not result.epochs:
+                raise
+            failure = exc
+    guard.defer()  # from here on a signal waits: the files are written whole
     for w in caught:
         if issubclass(w.category, DeltaRuleWarning):
             notes.append(str(w.message))
@@ -430,27 +451,37 @@ def cmd_train(args) -> int:
                 print(f"deltarule: note: {w.message}", file=sys.stderr)
         else:  # someone else's warning: hand it on untouched
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    X, y, validation = data.X, data.y, None
-    if trainer.validation_rows is not None:
-        tr, va = trainer.validation_rows
-        X, y, validation = data.X[tr], data.y[tr], (data.X[va], data.y[va])
-    interrupted = result.stop_reason == "interrupted"
     net = result.network  # what it knows of its data goes into the model file
     net.scaler = scaler
     net.classes = data.classes
     net.feature_names = tuple(data.features)
     net.target_names = tuple(data.target_columns or data.targets)
+    X, y, validation = data.X, data.y, None
+    if trainer.validation_rows is not None:
+        tr, va = trainer.validation_rows
+        X, y, validation = data.X[tr], data.y[tr], (data.X[va], data.y[va])
 
-    saved = save(result, args.save) if args.save else None
+    saved, problems = None, []
+    if save_to is not None:
+        saved, problem = outputs.save_model(result, save_to)
+        if problem:
+            problems.append(problem)
     plotted = None
-    if args.plot:
+    if plot_to is not None:
         from ..plotting import save_figure
 
-        plotted = save_figure(
-            args.plot, history=result.history, val_history=result.val_history,
-            network=result.network, X=data.X, y=data.y, names=data.features,
-            title=f"{data.name}: {'-'.join(map(str, layers))}",
-        )
+        try:
+            plotted = save_figure(
+                plot_to, history=result.history, val_history=result.val_history,
+                network=result.network, X=data.X, y=data.y, names=data.features,
+                title=f"{data.name}: {'-'.join(map(str, layers))}",
+            )
+        except (OSError, DeltaRuleError) as exc:
+            problems.append(f"cannot write --plot {str(plot_to)!r}: "
+                            f"{getattr(exc, 'strerror', None) or exc}")
+        except Exception as exc:
+            problems.append(f"cannot draw --plot {str(plot_to)!r}: "
+                            f"{describe_exception(exc)}")
 
     report = _train_report(data, opts, layers, seed, result, X, y, validation,
                            saved, plotted)
@@ -461,11 +492,37 @@ def cmd_train(args) -> int:
         print(json.dumps(report, allow_nan=False))
     else:
         _print_train_report(report, data, result, seed_given=args.seed is not None)
-    if interrupted and not args.quiet:
-        print(f"deltarule: interrupted after {result.epochs} epoch(s); the parameters "
-              "reached are kept" + (f" and saved to {saved}" if saved else ""),
-              file=sys.stderr)
-    return EXIT_INTERRUPTED if interrupted else 0
+    sys.stdout.flush()
+    kept = (f"the parameters of epoch {result.epochs} are kept"
+            + (f" and saved to {saved}" if saved else ""))
+    if failure is not None:
+        if getattr(args, "traceback", False):
+            traceback.print_exception(failure, file=sys.stderr)
+        detail = str(failure) if isinstance(failure, DeltaRuleError) else (
+            f"unexpected {describe_exception(failure)} (a bug in deltarule or a plugin; "
+            "--traceback shows where)")
+        print(f"deltarule: error: {detail}; training stopped (stop reason error) and "
+              f"{kept}", file=sys.stderr)
+    for problem in problems:
+        print(f"deltarule: error: {problem}", file=sys.stderr)
+    if failure is not None or problems:
+        return EXIT_ERROR
+    signum = guard.first
+    if signum is None and result.stop_reason == "interrupted":
+        signum = signal.SIGINT  # a KeyboardInterrupt without a signal (e.g. from code)
+    if signum is not None:
+        verb = "interrupted" if signum == signal.SIGINT else \
+            f"terminated ({signal_name(signum)})"
+        if result.stop_reason in ("interrupted", "terminated"):
+            note = (f"{verb} after {result.epochs} epoch(s); the parameters reached are "
+                    "kept" + (f" and saved to {saved}" if saved else ""))
+        else:  # the signal came once training was over, while writing the files
+            note = (f"{verb} while writing the outputs, which were completed first"
+                    + (f"; the model was saved whole to {saved}" if saved else ""))
+        if not args.quiet:
+            print(f"deltarule: {note}", file=sys.stderr)
+        return exit_status(signum)
+    return 0
 
 
 def _class_defaults(args, opts, layers, k: int) -> None:
@@ -493,7 +550,8 @@ def _finite(x):
 def _train_report(data, opts, layers, seed, result, X, y, validation, saved,
                   plotted) -> dict:
     comps = result.components
-    y_hat = result.predict(X)
+    predict = _predictor(result)
+    y_hat = predict(X)
     report = {
         "command": "train",
         "data": data.name,
@@ -515,21 +573,42 @@ def _train_report(data, opts, layers, seed, result, X, y, validation, saved,
         "val_loss": _finite(result.val_history[-1]) if len(result.val_history) else None,
         "history_length": len(result.history),
         "elapsed": round(result.elapsed, 6),
-        "accuracy": _accuracy(y, y_hat),
+        "accuracy": None if y_hat is None else _accuracy(y, y_hat),
         "val_accuracy": None,
         "outputs": None,
         "saved": str(saved) if saved else None,
         "plot": str(plotted) if plotted else None,
     }
     if validation is not None:
-        report["val_accuracy"] = _accuracy(validation[1], result.predict(validation[0]))
+        val_hat = predict(validation[0])
+        report["val_accuracy"] = None if val_hat is None else _accuracy(validation[1],
+                                                                          val_hat)
     if len(data.X) <= TABLE_MAX_ROWS:
-        full = y_hat if X is data.X else result.predict(data.X)
-        report["outputs"] = [
-            {"x": xi.tolist(), "target": yi.tolist(), "output": [_finite(v) for v in oi]}
-            for xi, yi, oi in zip(data.X, data.y, full)
-        ]
+        full = y_hat if X is data.X else predict(data.X)
+        if full is not None:
+            report["outputs"] = [
+                {"x": xi.tolist(), "target": yi.tolist(),
+                 "output": [_finite(v) for v in oi]}
+                for xi, yi, oi in zip(data.X, data.y, full)
+            ]
     return report
+
+
+def _predictor(result):
+    """``X -> ŷ``, or ``None`` when a failing plugin makes prediction fail too."""
+    if result.stop_reason != "error":
+        return result.predict
+
+    def predict(X):
+        try:
+            out = result.predict(X)
+        except Exception:
+            return None
+        return out if isinstance(out, np.ndarray) and out.shape == (len(X),
+                                                                   result.network.layers[-1]) \
+            else None
+
+    return predict
 
 
 def _print_train_report(r: dict, data: Data, result, *, seed_given: bool) -> None:

@@ -114,6 +114,7 @@ def train_chunks(client, trainer_args: dict, X, y, specs, *, validation_data=Non
         client.cancel(pending)
     finally:
         client.cancel(data)
+    failures.sort(key=lambda f: f.models)  # grid order, not the order chunks failed in
     results = [None] * len(specs)
     position = {s.index: i for i, s in enumerate(specs)}
     for indices, res in parts:

@@ -66,3 +66,37 @@ class MissingDependencyError(DeltaRuleError, ImportError):
 
 class ExportError(DeltaRuleError, ValueError):
     """A model that cannot be exported (e.g. an activation without an ONNX lowering)."""
+
+
+# -- warnings: something worth knowing that does not stop the run ----------
+#
+# All of them are ``DeltaRuleWarning``s, so one filter silences or raises the
+# whole family:  ``warnings.simplefilter("error", deltarule.DeltaRuleWarning)``.
+# The command line prints them as ``note:`` lines.
+
+
+class DeltaRuleWarning(UserWarning):
+    """Base class of every warning deltarule emits."""
+
+
+class DivergenceWarning(DeltaRuleWarning):
+    """The loss became NaN or infinite; the last finite parameters were kept."""
+
+
+class SaturationWarning(DeltaRuleWarning):
+    """Every output sits at the edge of its range: the learning rate is likely
+    too large or the inputs unscaled, and the gradients have vanished."""
+
+
+class ClassTargetWarning(DeltaRuleWarning):
+    """The targets look like class labels but the run treats them as numbers
+    (no one-hot encoding, no class-aware output and loss)."""
+
+
+class PluginShadowWarning(DeltaRuleWarning):
+    """A plugin registered explicitly provides a component under the same name
+    as an installed (entry-point) plugin, and is used instead."""
+
+
+class ConvergenceWarning(DeltaRuleWarning):
+    """The run stopped at ``max_epochs`` while the loss was still falling."""

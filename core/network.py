@@ -32,7 +32,22 @@ class Network:
 
     ``params`` is a list of ``(W_l, b_l)``; they are copied into one flat
     vector, so the caller's arrays are never modified.
+
+    What the network knows about its data (all optional, ``None`` by
+    default, stored in model files):
+
+    - ``scaler``: a :class:`deltarule.preprocessing.Scaler`; :meth:`predict`
+      scales its input with it (:meth:`forward` never does);
+    - ``classes``: a 1-D array of class labels (``len ≥ 2``) that
+      :meth:`predict_labels` maps the outputs to;
+    - ``feature_names``, ``target_names``: tuples of column names.
     """
+
+    scaler = None
+    classes = None
+    feature_names = None
+    target_names = None
+    _META = ("scaler", "classes", "feature_names", "target_names")
 
     def __init__(self, layers, activations, params, dtype=np.float64):
         self.layers = tuple(int(n) for n in layers)
@@ -63,13 +78,21 @@ class Network:
         self.set_params(params)
 
     def copy(self) -> "Network":
-        """An independent network with the same layers, activations and parameters."""
-        return Network(self.layers, self.activations,
-                       list(zip(self.weights, self.biases)), self.dtype)
+        """An independent network with the same layers, activations, parameters
+        and data description (scaler, classes, names)."""
+        net = Network(self.layers, self.activations,
+                      list(zip(self.weights, self.biases)), self.dtype)
+        net.__dict__.update(self.metadata())
+        return net
+
+    def metadata(self) -> dict:
+        """The data description that is set: ``{"scaler": …, "classes": …}``, …"""
+        return {k: self.__dict__[k] for k in self._META if self.__dict__.get(k) is not None}
 
     def __reduce__(self):
         # W_l, b_l must stay views of theta after unpickling
-        return (Network, (self.layers, self.activations, self.params, self.dtype))
+        return (Network, (self.layers, self.activations, self.params, self.dtype),
+                self.metadata())
 
     @property
     def n_layers(self) -> int:
@@ -157,16 +180,50 @@ class Network:
         return a
 
     def predict(self, X) -> np.ndarray:
-        """The network's output ``ŷ``, shape ``(n_samples, layers[-1])``."""
+        """The network's output ``ŷ`` for raw inputs ``X`` ``(n_samples,
+        layers[0])``: ``(n_samples, layers[-1])``.  With a :attr:`scaler`,
+        ``X`` is scaled first, as the training inputs were."""
         from .validation import as_matrix
 
         Xm = as_matrix(X, "X", self.dtype, allow_1d=False)
         if Xm.shape[1] != self.layers[0]:
+            names = f" ({', '.join(self.feature_names)})" if self.feature_names else ""
             raise DataError(
                 f"X has {Xm.shape[1]} columns but the network's input layer has "
-                f"{self.layers[0]} units; pass data with {self.layers[0]} features"
+                f"{self.layers[0]} units; pass data with {self.layers[0]} features{names}"
             )
+        if self.scaler is not None:
+            Xm = self.scaler.transform(Xm)
         return self.forward(Xm)
+
+    def predict_labels(self, X) -> np.ndarray:
+        """The class label of every row of ``X``: ``(n_samples,)``.
+
+        One output unit: ``classes[int(ŷ > 0.5)]``; ``k ≥ 2`` units:
+        ``classes[argmax ŷ]``.  Needs :attr:`classes` (else a ConfigError).
+        """
+        return self.labels_of(self.predict(X))
+
+    def labels_of(self, y_hat) -> np.ndarray:
+        """Map outputs ``ŷ`` ``(n, layers[-1])`` to class labels ``(n,)``."""
+
+        if self.classes is None:
+            raise ConfigError(
+                "this network has no class labels (Network.classes is None); train it on "
+                "a class target, or read its outputs with predict()"
+            )
+        y_hat = np.asarray(y_hat)
+        if y_hat.shape[1] == 1:
+            return np.asarray(self.classes)[(y_hat[:, 0] > 0.5).astype(np.intp)]
+        return np.asarray(self.classes)[np.argmax(y_hat, axis=1)]
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities ``(n_samples, len(classes))``, ordered as
+        :attr:`classes`: ``[1 − ŷ, ŷ]`` for one output unit, else ``ŷ``."""
+        y_hat = self.predict(X)
+        if y_hat.shape[1] == 1:
+            return np.column_stack([1.0 - y_hat[:, 0], y_hat[:, 0]])
+        return y_hat
 
 
 def _views(flat: np.ndarray, shapes) -> list[np.ndarray]:

@@ -133,6 +133,8 @@ class Capabilities:
     activation with ``derivative`` (else it needs ``vjp``).  ``lower_onnx``:
     an activation that can be exported to ONNX.  ``reduction``:
     a loss's ``"sum"`` or ``"mean"`` (``"sum"`` when undeclared).
+    ``value_weights``: a loss whose ``value`` takes ``weights=`` (sample
+    weights).
     """
 
     forward_out: bool = False
@@ -150,6 +152,7 @@ class Capabilities:
     options: bool = False
     lower_onnx: bool = False
     reduction: str = "sum"
+    value_weights: bool = False
 
 
 def capabilities(component: Any) -> Capabilities:
@@ -177,6 +180,7 @@ def capabilities(component: Any) -> Capabilities:
         options=has("options"),
         lower_onnx=has("lower_onnx"),
         reduction=getattr(component, "reduction", "sum"),
+        value_weights=has("value") and accepts_keyword(component.value, "weights"),
     )
 
 
@@ -185,7 +189,7 @@ def validate_component(comp: Any, family: str, plugin: str = "<direct>") -> None
     name = getattr(comp, "name", None)
     if not isinstance(name, str) or not name:
         raise ComponentError(
-            f"plugin {plugin!r} returned a {SINGULAR[family]} without a string 'name' "
+            f"plugin {plugin!r} returned {_article(SINGULAR[family])} without a string 'name' "
             f"attribute: {comp!r}"
         )
     for alternatives in REQUIRED[family]:
@@ -204,6 +208,20 @@ def validate_component(comp: Any, family: str, plugin: str = "<direct>") -> None
         raise ComponentError(
             f"{SINGULAR[family]} {name!r} from plugin {plugin!r} must be {what}"
         )
+
+
+def _article(noun: str) -> str:
+    """``an activation``, ``a loss``."""
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+
+
+def accepts_keyword(method, name: str) -> bool:
+    """Whether ``method`` takes a keyword argument ``name`` (or ``**kwargs``)."""
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def accepts_out(method) -> bool:

@@ -212,9 +212,16 @@ def check_xy(X: np.ndarray, y: np.ndarray, layers: tuple[int, ...], what=("X", "
             f"units (layers={list(layers)}); make layers[0] == {X.shape[1]}"
         )
     if y.shape[1] != layers[-1]:
+        hint = f"make layers[-1] == {y.shape[1]}"
+        if y.shape[1] == 1 and layers[-1] > 1 and len(y) and \
+                np.array_equal(y, np.round(y)) and y.min() >= 0 and y.max() < layers[-1]:
+            # class labels 0…k-1 for a k-unit output: the fix is the encoding
+            hint = (f"{what[1]} looks like class labels 0…{int(y.max())}: one-hot encode "
+                    f"them, e.g. np.eye({layers[-1]})[{what[1]}.astype(int).ravel()] "
+                    f"(--one-hot on the command line), or make layers[-1] == 1")
         raise DataError(
             f"{what[1]} has {y.shape[1]} columns but the output layer has {layers[-1]} "
-            f"units (layers={list(layers)}); make layers[-1] == {y.shape[1]}"
+            f"units (layers={list(layers)}); {hint}"
         )
     if X.shape[0] != y.shape[0]:
         raise DataError(

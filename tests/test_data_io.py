@@ -79,8 +79,21 @@ def test_split_errors(tmp_path):
 def test_bad_cells_name_row_and_column(tmp_path, text, where):
     path = write(tmp_path, "bad.csv", text)
     with pytest.raises(DataError, match=where) as info:
-        read_table(path)
+        read_table(path).split()  # text is refused once it is used as an input
     assert str(info.value).startswith(f"{path}: ")
+
+
+def test_a_text_target_column_gives_labels(tmp_path):
+    path = write(tmp_path, "iris.csv", "petal,kind\n1.5,setosa\n4.2, versicolor\n6,virginica\n")
+    split = read_table(path).split(["kind"])
+    assert split.labels.tolist() == ["setosa", "versicolor", "virginica"]
+    assert split.X.tolist() == [[1.5], [4.2], [6.0]] and split.targets == ("kind",)
+    with pytest.raises(DataError, match=r"row 1 \(line 2\), column 'kind' \(2 of 2\): "
+                                        r"'setosa' is not a number"):
+        read_table(path).split(["petal"])  # as an input, text is an error
+    empty = write(tmp_path, "gap.csv", "x,kind\n1,a\n2,\n")
+    with pytest.raises(DataError, match="row 2, column 'kind': the label is empty"):
+        read_table(empty).split(["kind"])
 
 
 @pytest.mark.parametrize("text, message", [

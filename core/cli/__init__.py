@@ -68,6 +68,8 @@ def main(argv=None) -> int:
             parser.print_help()
             return EXIT_ERROR
         args.signal_guard = guard
+        if getattr(args, "plugin", None):
+            _find_plugins_here()
         return args.func(args)
     except DeltaRuleError as exc:
         return fail(args, exc, str(exc))
@@ -101,6 +103,15 @@ def fail(args, exc: BaseException, message: str) -> int:
         traceback.print_exception(exc, file=sys.stderr)
     print(f"deltarule: error: {message}", file=sys.stderr)
     return EXIT_ERROR
+
+
+def _find_plugins_here() -> None:
+    """Let ``--plugin mymodule:plugin`` find ``mymodule.py`` in the current
+    folder, as ``python -m`` and pytest's ``-p`` do.  The folder goes last on
+    ``sys.path``, so it never shadows an installed package."""
+    here = os.getcwd()
+    if here not in sys.path and "" not in sys.path:
+        sys.path.append(here)
 
 
 if __name__ == "__main__":  # pragma: no cover

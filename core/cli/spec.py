@@ -1,8 +1,10 @@
 """``deltarule spec``: run the executable specification suite.
 
 ``deltarule spec``                       the whole suite on the installed package
-``deltarule spec --plugin mod:attr``     the laws for what that plugin provides
-                                         (repeatable; ``--all`` adds everything else)
+``deltarule spec --plugin mod:attr``     the laws for what that plugin provides,
+                                         paired with the bundled components only
+                                         (repeatable; ``--installed`` adds the
+                                         installed plugins, ``--all`` checks everything)
 ``deltarule spec --profile thorough``    hypothesis profile: dev, ci or thorough
 ``deltarule spec --slow``                include the statistical specs (about 10 s)
 
@@ -47,6 +49,9 @@ def add_spec_parser(sub) -> argparse.ArgumentParser:
     sp.add_argument("--all", action="store_true",
                     help="with --plugin: also check every other registered component "
                          "and run the core specs")
+    sp.add_argument("--installed", action="store_true",
+                    help="with --plugin: also load the installed (entry-point) plugins and "
+                         "pair the plugin's components with theirs (default: bundled only)")
     sp.add_argument("--profile", choices=PROFILES, default=None,
                     help="hypothesis profile: dev (fast), ci (derandomised), thorough "
                          "(many examples); default $HYPOTHESIS_PROFILE, else ci if $CI "
@@ -103,7 +108,8 @@ def cmd_spec(args) -> int:
     from ..registry import make_registry
 
     # fail early and clearly on a plugin that cannot be loaded or is malformed
-    registry = make_registry(args.plugin)
+    installed = not args.plugin or args.installed
+    registry = make_registry(args.plugin, entry_points=None if installed else False)
     registry.catalogue()
 
     pytest_args = [str(specs_dir()), "-p", "deltarule.specs.pytest_plugin",
@@ -114,6 +120,8 @@ def cmd_spec(args) -> int:
         pytest_args += ["--deltarule-plugin", path]
     if args.all:
         pytest_args.append("--deltarule-all")
+    if args.installed:
+        pytest_args.append("--deltarule-installed")
     if args.keyword:
         pytest_args += ["-k", args.keyword]
     pytest_args += args.pytest_arg

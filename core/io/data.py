@@ -10,7 +10,9 @@ Formats (chosen by the file name):
 - ``*.tsv`` — tab-separated; anything else (``*.csv``, ``*.txt``, …) is
   comma-separated.  ``-`` reads comma-separated text from standard input.
   The first non-blank line names the columns; every further non-blank line
-  holds one number per column.  Blank lines are skipped.
+  holds one value per column.  Blank lines are skipped.  Input columns hold
+  numbers; a *target* column may hold text (class labels such as
+  ``setosa``), which :attr:`Split.labels` returns as strings.
 
 Every problem raises :class:`deltarule.DataError` naming the file, the row
 and the column, e.g. ``data.csv: row 3 (line 4), column 'x2' (2 of 3): 'abc'
@@ -23,9 +25,10 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import math
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -49,6 +52,9 @@ class Table:
     data: np.ndarray
     source: str
     default_target: tuple[str, ...] = ()
+    # columns holding text: name -> (the cells as strings, the first non-number
+    # as a ready DataError message); their ``data`` column is NaN
+    text: dict = field(default_factory=dict)
 
     @property
     def n_rows(self) -> int:
@@ -97,22 +103,47 @@ class Table:
                 f"{self.source} has no feature columns left once the target "
                 f"column(s) {', '.join(target)} are set aside"
             )
+        for i in f_idx:
+            if self.columns[i] in self.text:
+                raise DataError(self.text[self.columns[i]][1])
+        labels = None
+        text_targets = [self.columns[i] for i in t_idx if self.columns[i] in self.text]
+        if text_targets:
+            if len(t_idx) != 1:
+                raise DataError(
+                    f"{self.source}: target column {text_targets[0]!r} holds text (class "
+                    f"labels); a text target must be the only target column, got "
+                    f"{', '.join(target)}"
+                )
+            labels = self.text[text_targets[0]][0]
+            empty = np.flatnonzero(np.char.str_len(labels.astype(str)) == 0)
+            if empty.size:
+                raise DataError(
+                    f"{self.source}: row {int(empty[0]) + 1}, column {text_targets[0]!r}: "
+                    "the label is empty; every row needs a class label"
+                )
         return Split(
             X=self.data[:, f_idx],
             y=self.data[:, t_idx],
             features=tuple(self.columns[i] for i in f_idx),
             targets=tuple(self.columns[i] for i in t_idx),
+            labels=labels,
         )
 
 
 @dataclass(frozen=True)
 class Split:
-    """``X`` ``(n, n_features)``, ``y`` ``(n, n_targets)`` and their column names."""
+    """``X`` ``(n, n_features)``, ``y`` ``(n, n_targets)`` and their column names.
+
+    ``labels``: for a single target column holding text, its cells as an
+    ``(n,)`` array of strings (``y`` is then NaN); else ``None``.
+    """
 
     X: np.ndarray
     y: np.ndarray
     features: tuple[str, ...]
     targets: tuple[str, ...]
+    labels: np.ndarray | None = None
 
 
 MAX_DATA_BYTES = 1 << 30  # a data file: 1 GiB of text, or of .npz arrays decompressed
@@ -200,6 +231,7 @@ def _parse_delimited(lines, source: str, delimiter: str) -> Table:
     header_line = 0
     blocks: list[np.ndarray] = []
     rows: list[list[float]] = []
+    text: dict = {}  # column index -> [its cells as text, the error message for inputs]
     n_rows = 0
     line_of_row: list[int] = []
     try:
@@ -223,10 +255,15 @@ def _parse_delimited(lines, source: str, delimiter: str) -> Table:
                     f"{source} is too large: more than {max_rows} rows of {len(header)} "
                     f"columns (limit {MAX_DATA_VALUES} numbers)"
                 )
-            try:
-                rows.append([float(f) for f in fields])
-            except ValueError:
-                rows.append(_parse_row(fields, header, source, n_rows + 1, line))
+            if text:
+                rows.append(_parse_text_row(fields, header, source, n_rows, line, text,
+                                            blocks, rows))
+            else:
+                try:
+                    rows.append([float(f) for f in fields])
+                except ValueError:
+                    rows.append(_parse_text_row(fields, header, source, n_rows, line, text,
+                                                blocks, rows))
             n_rows += 1
             line_of_row.append(line)
             if len(rows) == _BLOCK_ROWS:
@@ -249,15 +286,19 @@ def _parse_delimited(lines, source: str, delimiter: str) -> Table:
         blocks.append(np.array(rows, dtype=np.float64))
     data = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
     del blocks, rows
-    bad = ~np.isfinite(data)
+    numeric = [i for i in range(len(header)) if i not in text]
+    bad = ~np.isfinite(data[:, numeric])
     if bad.any():
-        r, c = (int(i) for i in np.argwhere(bad)[0])
+        r, k = (int(i) for i in np.argwhere(bad)[0])
+        c = numeric[k]
         raise DataError(
             f"{source}: row {r + 1} (line {line_of_row[r]}), column {header[c]!r} "
             f"({c + 1} of {len(header)}): {float(data[r, c])!r} is not a finite number; "
             "remove or impute missing and infinite values"
         )
-    return Table(tuple(header), data, source)
+    return Table(tuple(header), data, source,
+                 text={header[c]: (np.array(cells), message)
+                       for c, (cells, message) in text.items()})
 
 
 def _header(fields: list[str], source: str, line: int) -> list[str]:
@@ -290,18 +331,33 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _parse_row(fields, header, source, row, line) -> list[float]:
+def _parse_text_row(fields, header, source, n_rows, line, text, blocks, rows) -> list[float]:
+    """One row once a column may hold text (class labels): the numbers, with NaN
+    in text columns, whose cells go to ``text``.  A column becomes text at its
+    first cell that is not a number; its cells read before are kept as text
+    too, in their shortest form (``1``, ``2.5``)."""
     values = []
-    for c, text in enumerate(fields):
+    for c, cell in enumerate(fields):
+        if c in text:
+            text[c][0].append(cell.strip())
+            values.append(math.nan)
+            continue
         try:
-            values.append(float(text))
+            values.append(float(cell))
+            continue
         except ValueError:
-            shown = f"{text!r} is not a number" if text.strip() else "the cell is empty"
-            raise DataError(
-                f"{source}: row {row} (line {line}), column {header[c]!r} "
-                f"({c + 1} of {len(header)}): {shown}; every cell below the header "
-                "must be a number"
-            ) from None
+            pass
+        earlier = [b[:, c] for b in blocks] + [np.array([r[c] for r in rows], dtype=float)]
+        cells = [np.format_float_positional(v, trim="-")
+                 for v in np.concatenate(earlier)] if n_rows else []
+        shown = f"{cell!r} is not a number" if cell.strip() else "the cell is empty"
+        message = (
+            f"{source}: row {n_rows + 1} (line {line}), column {header[c]!r} "
+            f"({c + 1} of {len(header)}): {shown}; every input cell below the header "
+            "must be a number (only a target column may hold text labels)"
+        )
+        text[c] = [cells + [cell.strip()], message]
+        values.append(math.nan)
     return values
 
 

@@ -8,6 +8,17 @@ hold.  Reading goes through the one safe ``.npz`` reader
 (:mod:`deltarule.io.npz`) and checks the metadata before anything is
 allocated; writing is atomic (:func:`deltarule.io.files.atomic_write`):
 the target is the old file or the complete new one, never half of one.
+
+Format version 2 (version 1 files still load) adds four optional fields,
+written when the network has them (see :class:`deltarule.Network`)::
+
+    "scaler":        {"kind": "standard" | "minmax",
+                      "offset": [float, ...n_inputs], "scale": [float > 0, ...n_inputs]}
+                     meaning x_scaled = (x - offset) / scale
+    "classes":       [label, ...]   str or number, >= 2 distinct; one output unit:
+                     classes[int(y_hat > 0.5)], k units: classes[argmax y_hat]
+    "feature_names": [str, ...n_inputs]
+    "target_names":  [str, ...]
 """
 
 from __future__ import annotations
@@ -21,8 +32,15 @@ from pathlib import Path
 import numpy as np
 
 from ..catalogue import configure
-from ..errors import DataTypeError, DeltaRuleError, ModelFileError
+from ..errors import (
+    ConfigError,
+    DataTypeError,
+    DeltaRuleError,
+    ModelFileError,
+    UnknownComponentError,
+)
 from ..network import Network
+from ..preprocessing import Scaler
 from ..protocols import capabilities
 from ..registry import make_registry
 from ..validation import check_network_memory
@@ -31,7 +49,7 @@ from .files import atomic_write
 from .npz import BYTES, FLOATS, META_KEY, NpzArchive, dtype_code
 from .schema import FORMAT, MAX_META_BYTES, ModelMeta, parse_metadata
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 HISTORY_KEY = "__history__"  # loss per epoch, when saved from a TrainResult
 VAL_HISTORY_KEY = "__val_history__"
 
@@ -53,6 +71,8 @@ def save(model, path) -> Path:
     if not isinstance(net, Network):
         raise DataTypeError(
             f"save() needs a TrainResult or Network, got {type(model).__name__}")
+    if path is None:
+        raise ConfigError("save() needs the path of the model file to write, got None")
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -66,6 +86,7 @@ def save(model, path) -> Path:
         meta["loss"] = components["loss"]
     if "optimizer" in components:
         meta["optimizer"] = components["optimizer"]
+    meta.update(data_description(net))
     history = getattr(model, "history", None)
     if history is not None:
         meta["epochs"] = len(history)
@@ -89,6 +110,54 @@ def model_path(path) -> Path:
     """The file :func:`save` writes for ``path``: ``.npz`` is added if missing."""
     path = Path(path)
     return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+
+
+def data_description(net: Network) -> dict:
+    """The optional version-2 fields for ``net`` (JSON-ready), those that are set."""
+    out = {}
+    if net.scaler is not None:
+        out["scaler"] = net.scaler.to_dict()
+    if net.classes is not None:
+        out["classes"] = np.asarray(net.classes).tolist()
+    if net.feature_names is not None:
+        out["feature_names"] = [str(n) for n in net.feature_names]
+    if net.target_names is not None:
+        out["target_names"] = [str(n) for n in net.target_names]
+    return out
+
+
+def apply_description(net: Network, meta: dict, where: str) -> None:
+    """Set ``net``'s scaler, classes and names from a model file's metadata."""
+    try:
+        if meta.get("scaler") is not None:
+            scaler = Scaler.from_dict(meta["scaler"])
+            if scaler.n_features != net.layers[0]:
+                raise ConfigError(
+                    f"the scaler has {scaler.n_features} features but the network "
+                    f"{net.layers[0]} inputs"
+                )
+            net.scaler = scaler
+        if meta.get("classes") is not None:
+            classes = meta["classes"]
+            if not isinstance(classes, list) or len(set(map(repr, classes))) < 2 or any(
+                    isinstance(c, (bool, list, dict)) or c is None for c in classes):
+                raise ConfigError("classes must be a list of at least 2 distinct labels")
+            n_out = net.layers[-1]
+            if not (n_out == len(classes) or (n_out == 1 and len(classes) == 2)):
+                raise ConfigError(
+                    f"{len(classes)} classes do not fit {n_out} output unit(s)"
+                )
+            net.classes = np.asarray(classes)
+        for key, n in (("feature_names", net.layers[0]), ("target_names", None)):
+            names = meta.get(key)
+            if names is None:
+                continue
+            if not isinstance(names, list) or not all(isinstance(x, str) for x in names) \
+                    or (n is not None and len(names) != n):
+                raise ConfigError(f"{key} must be a list of {n or 'some'} strings")
+            setattr(net, key, tuple(names))
+    except ConfigError as exc:
+        raise ModelFileError(f"{where} has inconsistent metadata: {exc}") from None
 
 
 def _json_default(obj):
@@ -193,7 +262,15 @@ def load(path, *, plugins=(), entry_points=None) -> Network:
     catalogue = make_registry(plugins, entry_points=entry_points).catalogue()
     acts = []
     for i, (name, options) in enumerate(meta.activations):
-        comp = catalogue.get("activations", name)
+        try:
+            comp = catalogue.get("activations", name)
+        except UnknownComponentError as exc:
+            raise UnknownComponentError(
+                f"{shown} needs the activation {name!r}, which no registered plugin "
+                f"provides ({exc}); load it with the plugin that provides it: "
+                f"plugins=['module:attr'] in code, --plugin module:attr on the command "
+                f"line, or install the plugin's package"
+            ) from None
         if options:
             try:
                 comp = configure(comp, options)
@@ -203,4 +280,6 @@ def load(path, *, plugins=(), entry_points=None) -> Network:
                     f"by activation {name!r}: {exc}"
                 ) from exc
         acts.append(comp)
-    return Network(meta.layers, acts, model.params, meta.dtype)
+    net = Network(meta.layers, acts, model.params, meta.dtype)
+    apply_description(net, meta.raw, shown)  # checked by the schema already
+    return net

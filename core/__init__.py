@@ -20,6 +20,7 @@ from .errors import (
     DeltaRuleError,
     DeltaRuleWarning,
     DivergenceWarning,
+    ExportError,
     MissingDependencyError,
     ModelFileError,
     PluginError,
@@ -30,6 +31,7 @@ from .errors import (
 )
 from .catalogue import Catalogue
 from .config import Option
+from .export import to_onnx
 from .hookspecs import hookimpl, hookspec
 from .io.model import load, save
 from .loop import State
@@ -51,6 +53,7 @@ __all__ = [
     "DeltaRuleError",
     "DeltaRuleWarning",
     "DivergenceWarning",
+    "ExportError",
     "MissingDependencyError",
     "ManyResult",
     "ModelFileError",
@@ -72,6 +75,7 @@ __all__ = [
     "make_plugin_manager",
     "make_registry",
     "save",
+    "to_onnx",
     "train",
     "train_many",
     "__version__",

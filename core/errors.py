@@ -64,6 +64,10 @@ class MissingDependencyError(DeltaRuleError, ImportError):
     """An optional package a feature needs is not installed."""
 
 
+class ExportError(DeltaRuleError, ValueError):
+    """A model that cannot be exported (e.g. an activation without an ONNX lowering)."""
+
+
 # -- warnings: something worth knowing that does not stop the run ----------
 #
 # All of them are ``DeltaRuleWarning``s, so one filter silences or raises the

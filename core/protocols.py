@@ -60,8 +60,10 @@ class Activation(Protocol):
     Required: ``name``, ``forward(z)``, and either ``derivative(z, a) -> f'(z)``
     (element-wise) or ``vjp(z, a, g) -> g · ∂a/∂z`` (units coupled, softmax).
     Optional: ``out=`` on ``forward``/``derivative``/``vjp`` (write into the
-    loop's buffer), ``options()`` / ``configure(**options)``, and the spec
-    declarations ``domain``, ``kinks``, ``output_range``.
+    loop's buffer), ``options()`` / ``configure(**options)``, ``lower_onnx(g,
+    z) -> str`` (ONNX export: adds the nodes computing ``f(z)`` through the
+    graph builder ``g``, returns their result's name; docs/export.md), and
+    the spec declarations ``domain``, ``kinks``, ``output_range``.
     """
 
     name: str
@@ -128,7 +130,8 @@ class Capabilities:
     """The optional members a component offers (see the family protocols).
 
     ``*_out``: the method takes an ``out=`` buffer.  ``elementwise``: an
-    activation with ``derivative`` (else it needs ``vjp``).  ``reduction``:
+    activation with ``derivative`` (else it needs ``vjp``).  ``lower_onnx``:
+    an activation that can be exported to ONNX.  ``reduction``:
     a loss's ``"sum"`` or ``"mean"`` (``"sum"`` when undeclared).
     ``value_weights``: a loss whose ``value`` takes ``weights=`` (sample
     weights).
@@ -147,6 +150,7 @@ class Capabilities:
     step: bool = False
     configure: bool = False
     options: bool = False
+    lower_onnx: bool = False
     reduction: str = "sum"
     value_weights: bool = False
 
@@ -174,6 +178,7 @@ def capabilities(component: Any) -> Capabilities:
         step=has("step") and not inspect.isclass(component),
         configure=has("configure"),
         options=has("options"),
+        lower_onnx=has("lower_onnx"),
         reduction=getattr(component, "reduction", "sum"),
         value_weights=has("value") and accepts_keyword(component.value, "weights"),
     )

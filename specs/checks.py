@@ -19,6 +19,10 @@ activations
                       the central difference of ``Σ g ⊙ f(z)`` entry by entry,
                       same tolerance;
     ``out-buffer``    methods taking ``out=`` write the same values there;
+    ``onnx-export``   (activations declaring ``lower_onnx``) the exported one-layer
+                      graph run by onnxruntime equals ``forward`` within
+                      ``1e-12·(1 + |f|)`` (float64) and ``1e-6·(1 + |f|)``
+                      (float32); see :mod:`deltarule.specs.onnx_law`;
 losses
     ``gradient``      ``gradient(y, ŷ)`` equals the central difference of
                       ``value`` entry by entry (relative step ``∛ε``) to
@@ -76,7 +80,7 @@ from hypothesis.extra import numpy as hnp
 from deltarule.errors import DeltaRuleError, PluginError
 from deltarule.protocols import SINGULAR, capabilities
 
-from deltarule.specs import harness
+from deltarule.specs import harness, onnx_law
 from deltarule.specs.profiles import quiet, spec_settings
 
 EPS = float(np.finfo(np.float64).eps)
@@ -494,6 +498,10 @@ def _act_out(act, hs):
                                 f"{m}(...) returns {_fmt(plain)}")
 
     return _search(body, strategy, hs, describe=lambda e: f"z = {_fmt(e[0])}")
+
+
+def _act_onnx(act, hs):
+    return onnx_law.check_onnx_export(act, hs, domain=_domain(act), kinks=tuple(_kinks(act)))
 
 
 def _needs(method):
@@ -1127,6 +1135,7 @@ LAWS: dict[str, list[Law]] = {
             else "element-wise (derivative() is checked instead)"),
         Law("activation", "out-buffer", "methods taking out= must write the values they "
             "return", _act_out),
+        Law("activation", onnx_law.CHECK, onnx_law.TITLE, _act_onnx, onnx_law.applies),
     ],
     "loss": [
         Law("loss", "gradient", "gradient(y, y_hat) must equal central differences of "

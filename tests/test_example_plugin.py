@@ -104,7 +104,7 @@ def test_swish_passes_the_spec_suite(site):
     )
     proc = run(site, "-c", code)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for check in ("forward", "derivative", "out-buffer", "network-gradient"):
+    for check in ("forward", "derivative", "out-buffer", "onnx-export", "network-gradient"):
         assert any(line.startswith("PASSED") and "swish" in line and check in line
                    for line in proc.stdout.splitlines()), (check, proc.stdout)
 
@@ -195,3 +195,27 @@ def test_only_the_listed_entry_points_load(site):
         proc = python("-m", "deltarule", "plugins", "--json",
                       env={"PYTHONPATH": str(site), "DELTARULE_LOAD_PLUGINS": allowed})
         assert "swish" in [p["name"] for p in json.loads(proc.stdout)["plugins"]]
+
+
+def test_a_model_with_the_installed_swish_exports_to_onnx(site, tmp_path):
+    """The entry point supplies swish, and swish its lower_onnx: no --plugin."""
+    pytest.importorskip("onnxruntime")
+    model, out = tmp_path / "swish.npz", tmp_path / "swish.onnx"
+    proc = run(site, "-m", "deltarule", "train", "xor", "--activation", "swish,sigmoid",
+               "--epochs", "20", "--seed", "0", "--save", str(model))
+    assert proc.returncode == 0, proc.stderr
+    proc = run(site, "-m", "deltarule", "export", str(model), str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "layers 2-3-1 (swish, sigmoid)" in proc.stdout
+    code = (
+        "import sys, numpy as np, onnx, deltarule\n"
+        "from deltarule.export import session\n"
+        "from deltarule.datasets import xor\n"
+        "X, _ = xor()\n"
+        "(got,) = session(onnx.load(sys.argv[2])).run(None, {'input': X})\n"
+        "want = deltarule.load(sys.argv[1]).predict(X)\n"
+        "raise SystemExit(0 if np.all(np.abs(got - want) <= 1e-12 * (1 + abs(want))) "
+        "else 1)\n"
+    )
+    proc = run(site, "-c", code, str(model), str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -7,6 +7,7 @@
 ``deltarule predict MODEL DATA``   write a saved model's predictions as CSV
 ``deltarule plot MODEL [DATA]``    draw a saved model's loss curve / decision boundary
 ``deltarule plugins``              list every registered plugin and its components
+``deltarule export MODEL OUT.onnx``  write a saved model as an ONNX graph
 ``deltarule spec``                 run the executable specification suite
 
 Every error prints ``deltarule: error: …`` on standard error, one line (the
@@ -27,7 +28,7 @@ import traceback
 from ..errors import DeltaRuleError
 from ..faults import describe_exception
 from ..version import __version__
-from . import plugins, predict, spec, sweep, train
+from . import export, plugins, predict, spec, sweep, train
 from .parser import EXIT_ERROR, Parser
 from .signals import SignalGuard, exit_status, signal_name
 
@@ -48,6 +49,7 @@ def build_parser() -> Parser:
     sweep.add_parser(sub)
     predict.add_parsers(sub)
     plugins.add_parser(sub)
+    export.add_parser(sub)
     spec.add_spec_parser(sub)
     for command in sub.choices.values():  # also accepted after the command's name
         command.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS,

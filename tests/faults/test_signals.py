@@ -130,8 +130,10 @@ def test_signals_during_the_save_wait_for_it(tmp_path, env, burst):
                  "--epochs", "2", "--seed", "0", "--plugin",
                  "signal_probe:plugin", "--save", saved)
     out, err = finish(proc)
-    first = getattr(signal, burst.split(",")[0])
-    assert proc.returncode == STATUS[first], err
+    # signals that are pending together are handled in signal-number order,
+    # so under load any of the burst may be the one that ends the run
+    sent = {STATUS[getattr(signal, name)] for name in burst.split(",")}
+    assert proc.returncode in sent, err
     assert "Traceback" not in err and "stop reason  max_epochs" in out
     assert "while writing the outputs, which were completed first" in err
     assert f"the model was saved whole to {saved}" in err

@@ -104,7 +104,8 @@ def test_swish_passes_the_spec_suite(site):
     )
     proc = run(site, "-c", code)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for check in ("forward", "derivative", "out-buffer", "network-gradient"):
+    for check in ("activation.forward", "activation.derivative", "activation.out-buffer",
+                  "network.gradient"):
         assert any(line.startswith("PASSED") and "swish" in line and check in line
                    for line in proc.stdout.splitlines()), (check, proc.stdout)
 

@@ -433,16 +433,32 @@ def _env(site: Path) -> dict:
     return env
 
 
-def spec_command(args) -> list[str]:
+# laws likely to catch a fault in each file run first (the command still runs
+# every law until one fails: the verdict is `deltarule spec`'s, only sooner)
+FIRST = {
+    "plugins/activations.py": ["activation", "network.gradient"],
+    "plugins/losses.py": ["loss", "network.gradient"],
+    "plugins/optimizers.py": ["optimizer"],
+    "plugins/initializers.py": ["initializer"],
+    "plugins/stopping.py": ["stop", "loop"],
+    "core/network.py": ["network", "delta-rule", "loop"],
+}
+
+
+def spec_command(args, mutant=None) -> list[str]:
     if args.tests:
-        return [sys.executable, "-m", "pytest", str(ROOT / "tests"), "-x", "-q",
+        return [sys.executable, "-m", "pytest", str(args.root_path / "tests"), "-x", "-q",
                 "-p", "no:cacheprovider", "-m", "not slow"]
     if args.command:
         return [sys.executable, "-m", *args.command.split()]
-    return [sys.executable, "-m", "deltarule", "spec", "-x"]
+    cmd = [sys.executable, "-m", "deltarule", "spec", "-x"]
+    first = FIRST.get(mutant.file, ["loop", "network", "delta-rule"]) if mutant else []
+    for f in first:
+        cmd += ["--first", f]
+    return cmd
 
 
-LAW_RE = re.compile(r"^FAILED\s+(\S+)", re.M)
+LAW_RE = re.compile(r"^FAILED\s+([^\s:]+)", re.M)
 
 
 def run_one(mutant: Mutant | None, site: Path, cmd, timeout: float, cwd: Path):
@@ -563,6 +579,8 @@ def main(argv=None) -> int:
                    help="write every mutant's result here (default: mutation-results.json "
                         "in the current folder)")
     p.add_argument("--root", default=str(ROOT), help="the source tree to mutate")
+    p.add_argument("--resume", action="store_true",
+                   help="skip the mutants already in FILE.partial.jsonl (an interrupted run)")
     args = p.parse_args(argv)
 
     root = Path(args.root).resolve()
@@ -579,9 +597,16 @@ def main(argv=None) -> int:
         print(f"{len(mutants)} mutants", file=sys.stderr)
         return 0
 
+    args.root_path = root
     cmd = spec_command(args)
     equivalent = load_equivalent()
     out_path = Path(args.out or "mutation-results.json")
+    partial = out_path.with_suffix(".partial.jsonl")
+    done = {}
+    if args.resume and partial.is_file():
+        for line in partial.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            done[row["id"]] = row
     with tempfile.TemporaryDirectory(prefix="deltarule-mutate-") as tmp:
         tmp = Path(tmp)
         sites = [make_site(root, tmp / f"w{k}") for k in range(max(1, args.jobs))]
@@ -592,16 +617,19 @@ def main(argv=None) -> int:
         if status != "survived":
             print(f"the unmutated tree fails the command: {detail}", file=sys.stderr)
             return 2
-        timeout = args.timeout or max(60.0, 4 * base)
+        # generous: a loaded machine slows every run, and a timeout counts as a kill
+        timeout = args.timeout or max(120.0, 8 * base)
         free = list(sites)
         lock = threading.Lock()
-        results = []
+        results = [done[m.id] for m in mutants if m.id in done]
+        todo = [m for m in mutants if m.id not in done]
+        log = partial.open("a", encoding="utf-8")
 
         def work(m: Mutant):
             with lock:
                 site = free.pop()
             try:
-                st, secs, why = run_one(m, site, cmd, timeout, cwd)
+                st, secs, why = run_one(m, site, spec_command(args, m), timeout, cwd)
             finally:
                 with lock:
                     free.append(site)
@@ -609,13 +637,17 @@ def main(argv=None) -> int:
 
         t0 = time.perf_counter()
         with cf.ThreadPoolExecutor(max_workers=len(sites)) as pool:
-            for k, (m, st, secs, why) in enumerate(pool.map(work, mutants), 1):
+            for k, (m, st, secs, why) in enumerate(pool.map(work, todo), len(results) + 1):
                 eq = " (listed equivalent)" if m.id in equivalent and st == "survived" else ""
                 print(f"[{k}/{len(mutants)}] {st:8} {secs:5.1f}s {m.id}  {m.where}  "
                       f"{m.before!r} -> {m.after!r}  {why}{eq}", flush=True)
-                results.append(dict(id=m.id, file=m.file, qualname=m.qualname, kind=m.kind,
-                                    line=m.line, before=m.before, after=m.after, status=st,
-                                    seconds=round(secs, 2), detail=why))
+                row = dict(id=m.id, file=m.file, qualname=m.qualname, kind=m.kind,
+                           line=m.line, before=m.before, after=m.after, status=st,
+                           seconds=round(secs, 2), detail=why)
+                results.append(row)
+                log.write(json.dumps(row) + "\n")
+                log.flush()
+        log.close()
     table = score_table(results, equivalent)
     report = dict(date=_dt.date.today().isoformat(), command=" ".join(cmd[2:]),
                   sample=args.sample, seconds=round(time.perf_counter() - t0, 1),

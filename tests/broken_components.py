@@ -142,6 +142,25 @@ class WrongDerivative:
         return a.copy()
 
 
+class LyingLeaky:
+    """A leaky relu whose options() forget the slope."""
+
+    name = "lying_leaky"
+    kinks = (0.0,)
+
+    def __init__(self, slope=0.2):
+        self.slope = slope
+
+    def options(self):
+        return {}
+
+    def forward(self, z):
+        return np.where(z > 0, z, self.slope * z)
+
+    def derivative(self, z, a):
+        return np.where(z > 0, 1.0, self.slope)
+
+
 # ---------------------------------------------------------------- losses
 class HalfGradientMSE:
     """½ Σ (ŷ − y)² with a gradient off by a factor 2."""
@@ -260,6 +279,15 @@ class FakeMSE:
         return 2.0 * (y_hat - y)
 
 
+class LyingMSE(MSE):
+    """A mean squared error whose options() forget the reduction."""
+
+    name = "lying_mse"
+
+    def options(self):
+        return {}
+
+
 # ---------------------------------------------------------------- optimizers
 class Climber:
     """Gradient ascent."""
@@ -345,6 +373,25 @@ class FakeAdam(Adam):
         p -= lr_t * m / (np.sqrt(v) + self.eps)
 
 
+class LyingMomentum(SGD):
+    """Momentum whose options() forget the momentum."""
+
+    name = "lying_momentum"
+    spec_options = {"lr": 0.1, "momentum": 0.5}
+
+    def __init__(self, lr=0.1, momentum=0.9, **options):
+        from deltarule.plugins.optimizers import Momentum
+
+        super().__init__(lr, **options)
+        self.inner = Momentum(lr, momentum=momentum, **options)
+
+    def step(self, params, grads):
+        self.inner.step(params, grads)
+
+    def options(self):
+        return {"lr": self.lr}
+
+
 # ---------------------------------------------------------------- initializers
 class WrongShapeInit:
     """Transposed weight matrices."""
@@ -425,6 +472,7 @@ BROKEN = {
     "activation.out-buffer": ("activation", BadOutSigmoid()),
     "activation.rows-independent": ("activation", BatchNormalised()),
     "activation.textbook": ("activation", FakeSigmoid()),
+    "activation.options": ("activation", LyingLeaky(slope=0.3)),
     "loss.gradient": ("loss", TailHuber()),
     "loss.minimum": ("loss", OffsetLoss()),
     "loss.consistency": ("loss", InconsistentMSE()),
@@ -433,6 +481,7 @@ BROKEN = {
     "loss.reduction": ("loss", SecretMean()),
     "loss.fused-delta": ("loss", UnscaledFusedBCE()),
     "loss.textbook": ("loss", FakeMSE()),
+    "loss.options": ("loss", LyingMSE(reduction="mean")),
     "optimizer.convex-quadratic": ("optimizer", Climber),
     "optimizer.descent-direction": ("optimizer", Climber),
     "optimizer.lr-scaling": ("optimizer", FixedRate),
@@ -441,6 +490,7 @@ BROKEN = {
     "optimizer.independent-runs": ("optimizer", SharedMomentum),
     "optimizer.step-contract": ("optimizer", GradClipper),
     "optimizer.textbook": ("optimizer", FakeAdam),
+    "optimizer.options": ("optimizer", LyingMomentum),
     "initializer.shapes-and-dtypes": ("initializer", WrongShapeInit()),
     "initializer.reproducible": ("initializer", FixedSeedInit()),
     "initializer.no-global-random-state": ("initializer", GlobalStateInit()),

@@ -263,7 +263,46 @@ def _column_dependent_tanh(mp):
     mp.setattr(Tanh, "derivative", derivative)
 
 
+def _store_scaled(mp):
+    import deltarule.network as network
+
+    def make(original):
+        def store(buffer, fn, *args):
+            op = original(buffer, fn, *args)
+
+            def scaled():
+                op()
+                buffer *= 1 + 1e-9
+            return scaled
+        return store
+
+    _wrap(mp, network, "_store", make)
+
+
+def _options_ignored(mp):
+    def make(original):
+        def build(self):
+            saved = self.config["optimizer_options"]
+            self.config["optimizer_options"] = None
+            try:
+                return original(self)
+            finally:
+                self.config["optimizer_options"] = saved
+        return build
+
+    _wrap(mp, deltarule.Trainer, "_build_optimizer", make)
+
+
 CORE_BREAKS = {
+    "loop.optional-methods": _store_scaled,
+    "loop.final-params": lambda mp: mp.setattr(deltarule.State, "set_final_params",
+                                               lambda self, params: None),
+    "loop.interrupt": lambda mp: mp.setattr(loop_module(), "_restore_finite",
+                                            lambda *args: None),
+    "loop.optimizer-options": _options_ignored,
+    "loop.fused-output": lambda mp: mp.setattr(
+        __import__("deltarule.plugins.losses", fromlist=["x"]).BinaryCrossEntropy,
+        "fused_delta", lambda self, activation: None),
     "network.forward": lambda mp: _wrap(mp, deltarule.Network, "forward",
                                         lambda f: lambda self, X: f(self, X) * (1 + 1e-9)),
     "delta-rule.gradients": lambda mp: mp.setattr(

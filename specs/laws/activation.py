@@ -490,3 +490,42 @@ def textbook(act, ctx):
         ref = df(z, opts)
         expect_close(f"derivative{opts or ''} vs the textbook", d, ref,
                      1e-300 + 8 * EPS * np.abs(ref), inputs={"z": z})
+
+
+# ---------------------------------------------------------------- options
+def _has_options(comp):
+    return None if callable(getattr(comp, "options", None)) else (
+        "no options() (a component without hyper-parameters need not have one)")
+
+
+@law("activation.options", applies=_has_options)
+def options(act, ctx):
+    """options() describes the activation: it is a JSON-serialisable dict (model files
+    record it), and rebuilding the component from it — as (name, options) does —
+    gives the same outputs bit for bit (forward and derivative / vjp on the dense
+    grid).
+    """
+    import json
+
+    opts = act.options()
+    if not isinstance(opts, dict):
+        raise Violation(f"options() returned {opts!r}, not a dict")
+    try:
+        json.dumps(opts)
+    except (TypeError, ValueError) as exc:
+        raise Violation(f"options() = {opts!r} is not JSON-serialisable: {exc}") from None
+    try:
+        twin = configure(act, **opts)
+    except Exception as exc:
+        raise Violation(f"rebuilding from options() = {opts!r} failed: "
+                        f"{type(exc).__name__}: {exc}") from None
+    lo, hi = domain(act)
+    z = sweep(lo, hi, 801)
+    g = np.linspace(-1, 1, z.size).reshape(z.shape)
+    for what, mine, theirs in (
+            ("forward", act.forward(z.copy()), twin.forward(z.copy())),
+            ("derivative/vjp", _backward(act, z.copy(), np.asarray(act.forward(z.copy())), g),
+             _backward(twin, z.copy(), np.asarray(twin.forward(z.copy())), g))):
+        if not np.array_equal(np.asarray(mine), np.asarray(theirs)):
+            raise Violation(f"rebuilt from options() = {opts!r}, {what} differs from the "
+                            "original's")

@@ -271,8 +271,9 @@ def time_budget(_, ctx):
                              entry_points=False)
     reason = assert_reported(result, rec)
     if reason != "time_budget":
-        raise Violation(f"time_budget=0.1: the run stopped with {reason!r} "
-                        f"(after {result.epochs} epochs), not 'time_budget'")
+        raise Violation(f"time_budget=0.1: the run stopped with {reason!r}, not "
+                        "'time_budget' ('spec-guard': still running after 5 s or "
+                        "100 000 epochs)")
     if not 0.1 <= result.elapsed < 0.1 + 10.0:
         raise Violation(f"time_budget=0.1: stopped after {result.elapsed:.3g} s")
     quick, rec2 = harness.scripted_run([1.0], max_epochs=5, time_budget=3600.0)
@@ -489,6 +490,18 @@ def history(_, ctx):
                 len(result.val_history) != 6:
             raise Violation(f"{opts}: result.epochs {result.epochs}, loss {result.loss!r}, "
                             f"{len(result.val_history)} validation losses")
+    # a run of unknown length (max_epochs=None): the logs grow as it goes
+    script = [10.0 - 0.1 * k for k in range(70)]
+    pair = _PairScript(script, [s + 1.0 for s in script])
+    from deltarule import Trainer
+
+    long = Trainer([2, 3, 1], loss=pair, max_epochs=None, target_loss=script[-1], seed=0,
+                   entry_points=False, plugins=[harness.Guard(200)]).fit(
+        harness.TINY_X, harness.TINY_Y, validation_data=(harness.TINY_X, harness.TINY_Y))
+    if long.history != script or long.val_history != [s + 1.0 for s in script]:
+        raise Violation(f"a 70-epoch run with max_epochs=None logged {len(long.history)} "
+                        f"losses and {len(long.val_history)} validation losses; the logs "
+                        "must keep every epoch")
 
 
 # ---------------------------------------------------------------- mini-batches
@@ -650,8 +663,8 @@ def partial_fit(_, ctx):
 
 @law("loop.steps", uses=STACK)
 def steps(_, ctx):
-    """Trainer.steps yields the state after every epoch (state.epoch = 1, 2, ...);
-    breaking out after j epochs ends the run with stop_reason "caller" and exactly
+    """Trainer.steps yields the state after every epoch (state.epoch = 1, 2, ...),
+    the loop body running with the caller's NumPy error settings; breaking out after j epochs ends the run with stop_reason "caller" and exactly
     the parameters of fit with max_epochs = j, and partial_fit then continues it like
     one run (fit for j + m epochs).
     """
@@ -660,10 +673,14 @@ def steps(_, ctx):
         for j, m in ((1, 2), (3, 1)):
             t = _trainer(max_epochs=50, **opts)
             seen = []
-            for state in t.steps(X, y):
-                seen.append(state.epoch)
-                if state.epoch == j:
-                    break
+            with np.errstate(all="raise"):
+                for state in t.steps(X, y):
+                    seen.append(state.epoch)
+                    if np.geterr()["over"] != "raise":
+                        raise Violation("the body of a steps() loop ran without the "
+                                        "caller's NumPy error settings")
+                    if state.epoch == j:
+                        break
             r = t.result
             ref = _trainer(max_epochs=j, **opts).fit(X, y)
             if seen != list(range(1, j + 1)) or r.stop_reason != "caller" or \
@@ -824,20 +841,39 @@ class _PassThrough:
 
     name = "spec-wrapper"
 
+    def __init__(self):
+        self.ends = 0
+
     @hookimpl(wrapper=True)
     def deltarule_stop(self, state):
         return (yield)
 
     @hookimpl(wrapper=True)
     def deltarule_epoch_end(self, state):
+        self.ends += 1
         return (yield)
+
+
+class _Overrider:
+    """A wrapper that adds its own answer at epoch ``at``: honoured only through pluggy."""
+
+    name = "spec-overrider"
+
+    def __init__(self, at):
+        self.at = at
+
+    @hookimpl(wrapper=True)
+    def deltarule_stop(self, state):
+        answers = yield
+        return ["overridden", *answers] if state.epoch == self.at else answers
 
 
 @law("loop.hook-wrappers", uses=("stop:max_epochs", "stop:target_loss", "stop:patience"))
 def hook_wrappers(_, ctx):
-    """A hook wrapper registered around deltarule_stop and deltarule_epoch_end (the
-    loop then calls through pluggy) changes nothing: the same epochs, stop reason,
-    history and parameters, with the first non-None answer as the reason.
+    """Hook wrappers around deltarule_stop and deltarule_epoch_end are honoured (the
+    loop then calls through pluggy): a pass-through wrapper changes nothing — the
+    same epochs, stop reason, history and parameters, the first non-None answer as
+    the reason — and a wrapper adding its own answer stops the run with it.
     """
     cases = [dict(script=[3.0, 2.0, 1.0, 0.5], target_loss=1.0),
              dict(script=[2.0, 2.0, 1.0], target_loss=1.0),   # with max_epochs at 3
@@ -861,6 +897,12 @@ def hook_wrappers(_, ctx):
             raise Violation(f"losses {script}, options {case}: with a hook wrapper the run "
                             f"stops after {b.epochs} epochs ({b.stop_reason!r}); without, "
                             f"after {a.epochs} ({a.stop_reason!r})")
+    wrapper = _PassThrough()
+    r, _ = harness.scripted_run([1.0] * 6, plugins=[wrapper, _Overrider(2)])
+    if r.stop_reason != "overridden" or r.epochs != 2 or wrapper.ends != 2:
+        raise Violation(f"a wrapper adding the answer 'overridden' at epoch 2 was ignored "
+                        f"(the run stopped with {r.stop_reason!r} after {r.epochs} epochs; "
+                        f"the epoch_end wrapper saw {wrapper.ends} epochs)")
 
 
 @law("loop.inputs-untouched", uses=STACK)
@@ -884,3 +926,268 @@ def inputs_untouched(_, ctx):
     W[...] = 123.0
     if not np.array_equal(r.predict(X), pred) or np.any(t.network.theta == 123.0):
         raise Violation("result.params are views of the network, not copies")
+
+
+# ---------------------------------------------------------------- optional methods
+def _plain_activation(inner):
+    """``inner`` with only the required protocol: no ``out=``."""
+    attrs = {"name": f"{inner.name}-plain", "forward": lambda self, z: inner.forward(z)}
+    if callable(getattr(inner, "derivative", None)):
+        attrs["derivative"] = lambda self, z, a: inner.derivative(z, a)
+    else:
+        attrs["vjp"] = lambda self, z, a, g: inner.vjp(z, a, g)
+    return type("PlainActivation", (), attrs)()
+
+
+def _loss_variant(inner, kind):
+    """``inner`` offering only: "plain" value/gradient; "out" gradient(out=);
+    "vg" value_and_gradient without out=."""
+    attrs = {"name": f"{inner.name}-{kind}", "value": lambda self, y, p: inner.value(y, p),
+             "reduction": getattr(inner, "reduction", "sum")}
+    if kind == "out":
+        attrs["gradient"] = lambda self, y, p, out=None: inner.gradient(y, p, out=out)
+    else:
+        attrs["gradient"] = lambda self, y, p: inner.gradient(y, p)
+    if kind == "vg":
+        attrs["value_and_gradient"] = lambda self, y, p: (inner.value(y, p),
+                                                          inner.gradient(y, p))
+    return type("LossVariant", (), attrs)()
+
+
+@law("loop.optional-methods", uses=("activation:tanh", "activation:sigmoid",
+                                    "activation:softmax", "loss:mse", "loss:cross_entropy"))
+def optional_methods(_, ctx):
+    """The optional methods change nothing but speed: components offering only the
+    required protocol (no out= buffers; a loss with value and gradient only, with
+    gradient(out=) only, or with value_and_gradient without out=) train bit for bit
+    like the bundled ones they wrap (full batch and mini-batches); with a fused
+    delta the run agrees to 1e-9 relative.
+    """
+    from deltarule.plugins.activations import Sigmoid, Softmax, Tanh
+    from deltarule.plugins.losses import MSE, CrossEntropy
+
+    rng = ctx.rng("loop.optional-methods")
+    X = rng.uniform(-1, 1, (9, 3))
+    cases = [([Tanh(), Sigmoid()], MSE(), rng.uniform(0, 1, (9, 2)), 2, True),
+             ([Tanh(), Softmax()], CrossEntropy(), np.eye(3)[rng.integers(0, 3, 9)], 3,
+              False)]
+    for acts, loss, y, k, exact in cases:
+        for batch in (None, 4):
+            def fit(a, l):
+                return _trainer((3, 4, k), activation=list(a), loss=l, max_epochs=4,
+                                batch_size=batch, optimizer="momentum").fit(X, y)
+
+            ref = fit(acts, loss)
+            plain_acts = [_plain_activation(a) for a in acts]
+            for kind in ("plain", "out", "vg"):
+                got = fit(plain_acts, _loss_variant(loss, kind))
+                label = f"{[a.name for a in acts]} × {loss.name} ({kind} loss, " \
+                        f"activations without out=, batch_size {batch})"
+                if exact:
+                    if got.history != ref.history or not _same_params(got.params, ref.params):
+                        raise Violation(f"{label}: history {got.history} vs the bundled "
+                                        f"components' {ref.history}; "
+                                        f"{_params_diff(got.params, ref.params)}")
+                else:
+                    expect_close(f"{label}: losses vs the fused run", np.array(got.history),
+                                 np.array(ref.history), 1e-9 * np.abs(ref.history))
+                    for (W, b), (W2, b2) in zip(got.params, ref.params):
+                        expect_close(f"{label}: parameters vs the fused run", W, W2,
+                                     1e-9 * (1 + np.abs(W2)))
+                        expect_close(f"{label}: parameters vs the fused run", b, b2,
+                                     1e-9 * (1 + np.abs(b2)))
+
+
+# ---------------------------------------------------------------- final parameters
+class _Restorer:
+    """Asks for ``target`` parameters in every epoch before ``ask_until`` (all, if
+    None), and stops at ``stop_at``."""
+
+    name = "spec-restorer"
+
+    def __init__(self, stop_at=None, ask_until=None):
+        self.stop_at, self.ask_until, self.target = stop_at, ask_until, None
+
+    @hookimpl
+    def deltarule_train_start(self, state):
+        self.target = [(np.array(W) + 1.0, np.array(b) - 1.0) for W, b in state.params]
+
+    @hookimpl
+    def deltarule_stop(self, state):
+        if self.ask_until is None or state.epoch < self.ask_until:
+            state.set_final_params(self.target)
+        return "restored" if state.epoch == self.stop_at else None
+
+
+@law("loop.final-params", uses=STACK)
+def final_params(_, ctx):
+    """state.set_final_params(p) ends the run with p only when the run stops in that
+    epoch (whichever criterion stops it): a criterion asking for it and stopping
+    gets p; asking in earlier epochs only (another criterion stops later) changes
+    nothing; after a divergence the last finite parameters win.
+    """
+    import deltarule
+
+    X, y = _data(11)
+    plain = _trainer(max_epochs=5).fit(X, y)
+    r = _Restorer(stop_at=3)
+    got = _trainer(max_epochs=5, plugins=[r]).fit(X, y)
+    if got.stop_reason != "restored" or not _same_params(got.params, r.target):
+        raise Violation(f"a criterion stopping at epoch 3 with set_final_params(p) ended "
+                        f"with {got.stop_reason!r} and other parameters: "
+                        f"{_params_diff(got.params, r.target)}")
+    idle = _trainer(max_epochs=5, plugins=[_Restorer(ask_until=5)]).fit(X, y)
+    if idle.stop_reason != "max_epochs" or not _same_params(idle.params, plain.params):
+        raise Violation("set_final_params in epochs where the run did not stop changed the "
+                        f"end of the run: {_params_diff(idle.params, plain.params)}")
+    Xd, yd = np.array([[1.0], [2.0]]), np.array([[1.0], [-1.0]])
+    opts = dict(layers=[1, 4, 1], activation=_Linear(), lr=50.0, seed=0, max_epochs=1000,
+                entry_points=False)
+    ref = deltarule.train(Xd, yd, plugins=[harness.Guard(1000)], **opts)
+    div = deltarule.train(Xd, yd, plugins=[harness.Guard(1000), _Restorer()], **opts)
+    if div.stop_reason != "diverged" or not _same_params(div.params, ref.params):
+        raise Violation("after a divergence, parameters asked for by set_final_params "
+                        "replaced the last finite ones")
+
+
+# ---------------------------------------------------------------- interrupts and errors
+class _Raiser:
+    name = "spec-raiser"
+
+    def __init__(self, exc, at):
+        self.exc, self.at, self.end_reason = exc, at, None
+
+    @hookimpl
+    def deltarule_epoch_end(self, state):
+        if state.epoch == self.at:
+            raise self.exc
+
+    @hookimpl
+    def deltarule_train_end(self, state):
+        self.end_reason = state.stop_reason
+
+
+@law("loop.interrupt", uses=STACK)
+def interrupt(_, ctx):
+    """Ctrl-C (KeyboardInterrupt) ends a run cleanly: fit returns the parameters
+    reached (those of fit for that many epochs), stop_reason "interrupted", seen by
+    train_end; if the last step overflowed, the last finite parameters are kept.  An
+    exception from a plugin propagates (chained to the original), after train_end
+    saw stop_reason "error".
+    """
+    import deltarule
+
+    X, y = _data(12)
+    for at in (1, 3):
+        raiser = _Raiser(KeyboardInterrupt(), at)
+        r = _trainer(max_epochs=10, plugins=[raiser]).fit(X, y)
+        ref = _trainer(max_epochs=at).fit(X, y)
+        if (r.stop_reason, raiser.end_reason, r.epochs) != ("interrupted", "interrupted",
+                                                             at) or not _same_params(
+                r.params, ref.params):
+            raise Violation(f"Ctrl-C at epoch {at}: stop reason {r.stop_reason!r} (train_end "
+                            f"saw {raiser.end_reason!r}) after {r.epochs} epochs; "
+                            f"{_params_diff(r.params, ref.params)}")
+    # the first step overflows (loss finite, update infinite): Ctrl-C right then
+    init = [(np.array([[1e75]]), np.zeros(1)), (np.array([[1e75]]), np.zeros(1))]
+    raiser = _Raiser(KeyboardInterrupt(), 1)
+    r = deltarule.train(np.array([[1.0]]), np.array([[0.0]]), layers=[1, 1, 1],
+                        activation=_Linear(), init=init, lr=1e100, max_epochs=5,
+                        plugins=[harness.Guard(5), raiser], entry_points=False)
+    if r.stop_reason != "interrupted" or not _same_params(r.params, init):
+        raise Violation(f"Ctrl-C after an overflowing step: {r.stop_reason!r}, parameters "
+                        f"{_params_diff(r.params, init)} (the last finite ones are the "
+                        "initial parameters)")
+    boom = RuntimeError("spec: an observer failed")
+    raiser = _Raiser(boom, 2)
+    t = _trainer(max_epochs=10, plugins=[raiser])
+    try:
+        t.fit(X, y)
+    except Exception as exc:  # noqa: BLE001 - the library may wrap it (PluginError)
+        chain, e = [], exc
+        while e is not None:
+            chain.append(e)
+            e = e.__cause__ or e.__context__
+        if boom not in chain:
+            raise Violation(f"a plugin's RuntimeError came out as {exc!r}, not chained "
+                            "to the original") from None
+    else:
+        raise Violation("a plugin's exception was swallowed: fit returned normally")
+    if raiser.end_reason != "error" or t.result is None or t.result.epochs != 2:
+        raise Violation(f"after a plugin's exception at epoch 2, train_end saw "
+                        f"{raiser.end_reason!r} and the result has "
+                        f"{getattr(t.result, 'epochs', None)} epochs; expected 'error', 2")
+
+
+# ---------------------------------------------------------------- optimizer options
+@law("loop.optimizer-options", uses=("optimizer:momentum",))
+def optimizer_options(_, ctx):
+    """The run's optimizer is built as asked: a (name, {options}) pair,
+    optimizer_options and a built instance (deep-copied per run, itself untouched)
+    train identically; lr in the options overrides the run's lr; other options do
+    change the run.
+    """
+    from deltarule.plugins.optimizers import Momentum
+
+    X, y = _data(13)
+    base = dict(max_epochs=4, lr=0.2)
+    pair = _trainer(optimizer=("momentum", {"momentum": 0.5}), **base).fit(X, y)
+    opts = _trainer(optimizer="momentum", optimizer_options={"momentum": 0.5},
+                    **base).fit(X, y)
+    inst = Momentum(lr=0.2, momentum=0.5)
+    built = _trainer(optimizer=inst, **base)
+    first, again = built.fit(X, y), built.fit(X, y)
+    default = _trainer(optimizer="momentum", **base).fit(X, y)
+    lr_opt = _trainer(optimizer="momentum", optimizer_options={"lr": 0.05, "momentum": 0.5},
+                      max_epochs=4, lr=0.9).fit(X, y)
+    lr_run = _trainer(optimizer="momentum", optimizer_options={"momentum": 0.5},
+                      max_epochs=4, lr=0.05).fit(X, y)
+    for what, r in (("optimizer_options", opts), ("a built instance", first),
+                    ("the same instance again", again)):
+        if not _same_params(r.params, pair.params):
+            raise Violation(f"momentum 0.5 given as {what} trains differently from the "
+                            f"pair ('momentum', {{'momentum': 0.5}}): "
+                            f"{_params_diff(r.params, pair.params)}")
+    if inst.t != 0:
+        raise Violation("the optimizer instance given to the run was stepped itself "
+                        "(it must be copied per run)")
+    if _same_params(default.params, pair.params):
+        raise Violation("momentum 0.5 and the default 0.9 trained identically: the option "
+                        "did not reach the optimizer")
+    if not _same_params(lr_opt.params, lr_run.params):
+        raise Violation("optimizer_options={'lr': 0.05} did not override the run's lr")
+
+
+# ---------------------------------------------------------------- fused outputs
+@law("loop.fused-output", uses=("activation:sigmoid", "activation:softmax",
+                                "loss:binary_cross_entropy", "loss:cross_entropy"))
+def fused_output(_, ctx):
+    """When the output activation and the loss fuse (sigmoid with
+    binary_cross_entropy, softmax with cross_entropy), the loop uses the fused delta
+    whatever the hidden layers' activations: its loss is exact from z where ŷ
+    rounds to 0 or 1 (|z| in the hundreds), to 1e-12 relative.
+    """
+    from deltarule.plugins.losses import BinaryCrossEntropy, CrossEntropy
+    from deltarule.specs.laws.loss import _bce_fused, _ce_fused
+
+    rng = ctx.rng("loop.fused-output")
+    X = rng.uniform(-1, 1, (6, 2))
+    # targets on the far side of the saturated outputs: the general path (ŷ
+    # clipped or floored) cannot give the exact loss there
+    cases = [(["tanh", "sigmoid"], BinaryCrossEntropy(),
+              lambda z: (z < 0) * 1.0, 1, 200.0, _bce_fused),
+             (["relu", "softmax"], CrossEntropy(),
+              lambda z: np.eye(3)[np.argmin(z, axis=1)], 3, 800.0, _ce_fused)]
+    for acts, loss, target, k, scale, exact in cases:
+        params = [(rng.uniform(0.5, 1.0, (2, 3)), np.ones(3)),
+                  (rng.uniform(-scale, scale, (3, k)), np.zeros(k))]
+        comps = [_trainer((2, 3, k)).catalogue.get("activations", a) for a in acts]
+        _, zs = harness.forward(params, comps, X)
+        y = target(zs[-1])
+        L_ref = float(exact(y, zs[-1])[0]) / len(y)
+        with np.errstate(all="ignore"):
+            L, _ = harness.loop_gradient([2, 3, k], comps, loss, params, X, y)
+        if not abs(L - L_ref) <= 1e-12 * abs(L_ref):
+            raise Violation(f"{acts} × {loss.name}, output |z| up to {scale:g}: the loop's "
+                            f"loss is {L!r}; the fused loss, exact from z, is {L_ref!r} "
+                            "(the loop did not use the fused delta)")

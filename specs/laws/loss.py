@@ -484,6 +484,26 @@ def _mse(y, y_hat, o, dt):
     return 0.5 * np.sum(d * d), d
 
 
+def _bce_fused(y, z):
+    """Σ softplus(z) − y z and δ = σ(z) − y, from z (stable at any z)."""
+    softplus = np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
+    with np.errstate(over="ignore"):
+        sig = 1.0 / (1.0 + np.exp(-z))
+    return np.sum(softplus - y * z), sig - y
+
+
+def _ce_fused(y, z):
+    """Σ_i [(Σ_k y_ik) logsumexp(z_i) − Σ_k y_ik z_ik] and δ = softmax(z) − y."""
+    m = z.max(axis=1, keepdims=True)
+    e = np.exp(z - m)
+    lse = (m + np.log(e.sum(axis=1, keepdims=True)))[:, 0]
+    return np.sum(y.sum(axis=1) * lse) - np.sum(y * z), e / e.sum(axis=1, keepdims=True) - y
+
+
+# the fused (output activation, textbook from z) of the bundled losses that have one
+FUSED = {"binary_cross_entropy": ("sigmoid", _bce_fused),
+         "cross_entropy": ("softmax", _ce_fused)}
+
 # name -> (default reduction, option sets, (y, ŷ, options, dtype) -> (summed L, ∂L/∂ŷ
 #          summed), declared (minimum, targets, predictions))
 TEXTBOOK = {
@@ -511,7 +531,10 @@ def textbook(loss, ctx):
     −ΣΣ [y log p + (1 − y) log(1 − p)], p = clip(ŷ, ε′, 1 − ε′), ε′ = max(eps,
     machine ε of the dtype), gradient (p − y)/(p(1 − p)), default "mean";
     cross_entropy −ΣΣ y log max(ŷ, tiny), gradient −y / max(ŷ, tiny), default
-    "mean".
+    "mean".  The fused forms, from z exactly (|z| up to 800): binary_cross_entropy
+    with sigmoid Σ softplus(z) − y z, δ = σ(z) − y; cross_entropy with softmax
+    Σ_i [(Σ_k y_ik) logsumexp(z_i) − Σ_k y_ik z_ik], δ = softmax(z) − y (÷ n for
+    "mean").
     """
     default, option_sets, formula, (mn, tg, pr) = TEXTBOOK[loss.name]
     declared = (float(getattr(loss, "minimum", 0.0)), getattr(loss, "targets", "real"),
@@ -554,3 +577,55 @@ def textbook(loss, ctx):
                     expect_close(f"{what}: gradient vs the textbook", g, g_ref,
                                  1e-300 + rtol * np.abs(g_ref),
                                  inputs={"y": yd, "y_hat": pd})
+            if loss.name in FUSED and ctx.registry is not None:
+                act_name, exact = FUSED[loss.name]
+                act = ctx.registry.catalogue().get("activations", act_name)
+                f = comp.fused_delta(act) if callable(getattr(comp, "fused_delta", None)) \
+                    else None
+                if f is None:
+                    raise Violation(f"{loss.name} has no fused delta for {act_name}; the "
+                                    "bundled one fuses with it")
+                for scale in (3.0, 50.0, 800.0):
+                    y, _ = random_pair(loss, rng, 5, 3)
+                    z = rng.uniform(-scale, scale, y.shape)
+                    with np.errstate(over="ignore", under="ignore"):
+                        a = np.asarray(act.forward(z.copy()))
+                        out = np.empty_like(z)
+                        L = float(f(y.copy(), a.copy(), z.copy(), out))
+                    L_ref, d_ref = exact(y, z)
+                    div = len(y) if red == "mean" else 1
+                    what = f"{loss.name}(reduction={red!r}) fused with {act_name}, " \
+                           f"|z| ≤ {scale:g}"
+                    if not abs(L - L_ref / div) <= 1e-12 * abs(L_ref / div) + 1e-300:
+                        raise Violation(f"{what}: L = {L!r}, from z exactly "
+                                        f"{float(L_ref / div)!r}\n  z = {fmt(z)}")
+                    expect_close(f"{what}: δ vs the textbook", out, d_ref / div,
+                                 1e-15 + 1e-12 * np.abs(d_ref / div), inputs={"z": z})
+
+
+# ---------------------------------------------------------------- options
+@law("loss.options", applies=lambda c: None if callable(getattr(c, "options", None))
+     else "no options() (a component without hyper-parameters need not have one)")
+def options(loss, ctx):
+    """options() describes the loss: a JSON-serialisable dict, and rebuilding the loss
+    from it — as (name, options) does — gives the same values and gradients bit for
+    bit.
+    """
+    import json
+
+    opts = loss.options()
+    if not isinstance(opts, dict):
+        raise Violation(f"options() returned {opts!r}, not a dict")
+    try:
+        json.dumps(opts)
+        twin = configure(loss, **opts)
+    except Exception as exc:
+        raise Violation(f"options() = {opts!r} cannot be recorded or rebuilt from: "
+                        f"{type(exc).__name__}: {exc}") from None
+    rng = ctx.rng("loss.options")
+    for n, k in ((1, 1), (5, 3)):
+        y, y_hat = random_pair(loss, rng, n, k)
+        if loss_value(loss, y, y_hat) != loss_value(twin, y, y_hat) or not np.array_equal(
+                loss.gradient(y, y_hat), twin.gradient(y, y_hat)):
+            raise Violation(f"rebuilt from options() = {opts!r}, the loss gives other "
+                            f"values or gradients\n{describe((y, y_hat))}")

@@ -165,8 +165,8 @@ def forward(_, ctx):
     textbook forward pass a_l = f_l(a_{l−1} W_l + b_l) written out here, bit for
     bit in float64 and float32 (the network's dtype kept); set_params copies (the
     caller's arrays are never aliased or changed), params returns copies, copy()
-    is independent, and W_l, b_l are views of the flat theta in the order W1, b1,
-    W2, b2, ...
+    is independent, W_l, b_l are views of the flat theta in the order W1, b1,
+    W2, b2, ..., and biases given as (1, n) rows are taken as (n,) vectors.
     """
     from deltarule import Network
     from deltarule.plugins import activations as A
@@ -217,3 +217,8 @@ def forward(_, ctx):
             W1 = net.weights[0]
             if not np.shares_memory(W1, net.theta):
                 raise Violation("W1 is not a view of theta")
+        # biases given as (1, n) rows are taken as (n,)
+        rows = [(W, b.reshape(1, -1)) for W, b in params]
+        net = Network(layers, acts, rows)
+        if not all(np.array_equal(b, b0) for (_, b), (_, b0) in zip(net.params, params)):
+            raise Violation("biases given as (1, n) rows were not taken as (n,) vectors")

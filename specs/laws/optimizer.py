@@ -412,3 +412,30 @@ def textbook(factory, ctx):
             expect_close(f"{name}{shown}, step {t + 1}: θ vs the textbook update", theta,
                          expected[t], 1e-300 + 1e-12 * (np.abs(expected[t]) + 1.0),
                          inputs={"θ0": theta0})
+
+
+# ---------------------------------------------------------------- options
+@law("optimizer.options")
+def options(factory, ctx):
+    """options() of a built optimizer describes it: building again from it gives the
+    same trajectory bit for bit (twelve steps on a quadratic); skipped when the
+    optimizer has no options().
+    """
+    from deltarule.specs.search import Skip
+
+    opt = build(factory)
+    if not callable(getattr(opt, "options", None)):
+        raise Skip("the built optimizer has no options()")
+    opts = opt.options()
+    try:
+        twin = factory(**opts)
+    except Exception as exc:
+        raise Violation(f"building from options() = {opts!r} failed: "
+                        f"{type(exc).__name__}: {exc}") from None
+    A, star, theta0 = quadratic(ctx.seeds("optimizer.options", 1)[0], 6)
+    a = _trajectory(build(factory), A, star, theta0, 12)
+    b = _trajectory(twin, A, star, theta0, 12)
+    for t, (p, q) in enumerate(zip(a, b), 1):
+        if not np.array_equal(p, q):
+            raise Violation(f"rebuilt from options() = {opts!r}, step {t} differs: "
+                            f"{fmt(q)} vs {fmt(p)}")

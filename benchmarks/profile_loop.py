@@ -14,7 +14,7 @@ full batch):
    timed the same way.  "Python between ops" is the measured time of a real
    step minus the sum of the operations: loop, tuple unpacking, ``float()``,
    the per-epoch bookkeeping.  This view reads deltarule's internals
-   (``deltarule.network.Workspace``); if they change shape it says so and
+   (``deltarule.workspace.Workspace``); if they change shape it says so and
    only the second view runs.
 2. **Per function** (``--cprofile``): the standard profiler's top entries.
 
@@ -83,20 +83,20 @@ def deltarule_ops(X, Y, options, batch):
     internals this relies on are not there.
     """
     import deltarule
-    from deltarule import network as dn
+    from deltarule import workspace as dn
 
     needed = ("forward_ops", "loss_value", "backward_ops")
     trainer = deltarule.Trainer(**options, max_epochs=1)
     res = trainer.fit(X, Y)
     net, opt = res.network, trainer.optimizer
-    loss = trainer._loss
+    loss = trainer.catalogue.resolve("losses", trainer.config["loss"])
     Xm = np.ascontiguousarray(X, dtype=net.dtype)
     Ym = np.ascontiguousarray(Y, dtype=net.dtype)
     n = len(Xm)
     rows = n if batch is None else batch
     ws = dn.Workspace(net, loss, rows)
     if not all(hasattr(ws, k) for k in needed):
-        raise LookupError(f"deltarule.network.Workspace has no {needed}")
+        raise LookupError(f"deltarule.workspace.Workspace has no {needed}")
     params, grads = [net.theta], [net.grad]
     rng = np.random.default_rng(0)
     order = np.arange(n)

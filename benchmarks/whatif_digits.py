@@ -18,8 +18,8 @@ hand-written loop (``bench_digits.make_hand``):
   entry-point list read once per process.
 
 It first checks that a patched run ends at exactly the unpatched run's
-weights.  It relies on ``deltarule.network.Workspace`` having ``fused`` and
-``forward_ops`` and on ``deltarule.manager._load_entry_points``; if those
+weights.  It relies on ``deltarule.workspace.Workspace`` having ``fused`` and
+``forward_ops`` and on ``deltarule.registry._load_entry_points``; if those
 change it says so and stops.
 """
 
@@ -42,13 +42,13 @@ def prototypes():
 
     import pluggy
 
-    from deltarule import manager as M
-    from deltarule import network as N
+    from deltarule import registry as M
+    from deltarule import workspace as N
     from deltarule.plugins import activations as A
     from deltarule.plugins import losses as L
 
     if not hasattr(M, "_load_entry_points") or not hasattr(L, "CrossEntropy"):
-        raise LookupError("deltarule.manager._load_entry_points / CrossEntropy not found")
+        raise LookupError("deltarule.registry._load_entry_points / CrossEntropy not found")
     orig_init = N.Workspace.__init__
     orig_fused = L.CrossEntropy.fused_delta
     orig_pm = M.pluggy.PluginManager

@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version as _version
-
 from .errors import (
     ComponentClashError,
     ComponentError,
@@ -22,17 +20,18 @@ from .errors import (
     ModelFileError,
     PluginError,
     UnknownComponentError,
+    UnknownOptionError,
 )
+from .catalogue import Catalogue
+from .config import Option
 from .hookspecs import hookimpl, hookspec
-from .manager import Catalogue, Registry, load_object, make_plugin_manager
-from .model_io import load, save
+from .io.model import load, save
+from .loop import State
 from .network import Network
-from .training import State, Trainer, TrainResult, train
-
-try:
-    __version__ = _version("deltarule")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
+from .registry import Registry, load_object, make_plugin_manager, make_registry
+from .trainer import Trainer, TrainResult, train
+from .many import ManyResult, train_many
+from .version import __version__
 
 __all__ = [
     "Catalogue",
@@ -43,20 +42,25 @@ __all__ = [
     "DataTypeError",
     "DeltaRuleError",
     "MissingDependencyError",
+    "ManyResult",
     "ModelFileError",
     "Network",
+    "Option",
     "PluginError",
     "Registry",
     "State",
     "TrainResult",
     "Trainer",
     "UnknownComponentError",
+    "UnknownOptionError",
     "hookimpl",
     "hookspec",
     "load",
     "load_object",
     "make_plugin_manager",
+    "make_registry",
     "save",
     "train",
+    "train_many",
     "__version__",
 ]

@@ -85,13 +85,13 @@ PRESETS = {
         "xor", xor,
         "xor: the document's XOR table (4 samples, 2 inputs, 1 output)",
         dict(layers=(2, 3, 1), activation="sigmoid", loss="mse", optimizer="sgd",
-             lr=0.1, epochs=10000),
+             lr=0.1, max_epochs=10000),
     ),
     "digits": Preset(
         "digits", digits,
         "digits: scikit-learn's 8×8 digits (1797 samples, 64 inputs, 10 classes)",
         dict(layers=(64, 128, 10), activation=("sigmoid", "softmax"),
-             loss="cross_entropy", optimizer="sgd", lr=0.5, epochs=30,
+             loss="cross_entropy", optimizer="sgd", lr=0.5, max_epochs=30,
              batch_size=32, validation_split=0.2),
     ),
 }

@@ -19,6 +19,13 @@ class ConfigError(DeltaRuleError, ValueError):
     """A training option out of range or inconsistent with another."""
 
 
+class UnknownOptionError(ConfigError, TypeError):
+    """An option name that neither deltarule nor a registered plugin defines.
+
+    Also a :class:`TypeError`, as an unexpected keyword argument would be.
+    """
+
+
 class UnknownComponentError(DeltaRuleError, ValueError):
     """A component name that no registered plugin provides."""
 

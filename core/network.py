@@ -19,29 +19,9 @@ model is one ``copyto``.
 
 from __future__ import annotations
 
-import inspect
-from functools import lru_cache, partial
-
 import numpy as np
 
-from .errors import ComponentError, DataError
-
-
-def _accepts_out(method) -> bool:
-    """Whether a component method takes an ``out`` buffer (decided once per class)."""
-    function = getattr(method, "__func__", method)
-    try:
-        return _function_accepts_out(function)
-    except TypeError:  # an unhashable callable object
-        return _function_accepts_out.__wrapped__(function)
-
-
-@lru_cache(maxsize=256)
-def _function_accepts_out(function) -> bool:
-    try:
-        return "out" in inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return False
+from .errors import DataError
 
 
 class Network:
@@ -96,7 +76,18 @@ class Network:
         return _readonly_pairs(self._param_views)
 
     def readonly_grads(self):
+        """Read-only views ``[(∂L/∂W1, ∂L/∂b1), ...]`` of the live gradients."""
         return _readonly_pairs(self._grad_views)
+
+    @property
+    def grad_weights(self) -> list[np.ndarray]:
+        """Writable views ``∂L/∂W_l`` into :attr:`grad` (the backward pass fills them)."""
+        return self._grad_views[0::2]
+
+    @property
+    def grad_biases(self) -> list[np.ndarray]:
+        """Writable views ``∂L/∂b_l`` into :attr:`grad`."""
+        return self._grad_views[1::2]
 
     def set_params(self, params) -> None:
         """Copy ``[(W1, b1), ...]`` into the network, checking every shape."""
@@ -172,125 +163,3 @@ def _readonly_pairs(views):
         r.flags.writeable = False
         ro.append(r)
     return list(zip(ro[0::2], ro[1::2]))
-
-
-class Workspace:
-    """Buffers and pre-bound kernels for one batch size: the per-step hot path.
-
-    Built once per run (per distinct batch size).  The forward pass and the
-    delta rule are flattened into lists of argument-free operations
-    (``functools.partial`` of ufuncs and of the components' bound methods)
-    whose buffers are fixed here, so a step is ``for op in ops: op()`` with
-    no allocation by bundled components, no branching and no pluggy call.
-
-    Buffers, for ``n = n_rows``: ``x (n, n_0)``, ``y (n, n_L)``, and per layer
-    ``z_l, a_l, g_l, d_l`` of shape ``(n, n_l)``; ``g_l`` holds ``∂L/∂a_l``
-    and then ``δ_l`` in place (``d_l`` holds ``f'(z_l)``, or ``δ_l`` for a
-    vjp activation).
-    """
-
-    def __init__(self, net: Network, loss, n_rows: int, *, x=None, y=None,
-                 backward: bool = True):
-        """``x``/``y``: arrays to read the batch from instead of own buffers
-        (C-contiguous, the network's dtype; never written); ``backward=False``
-        builds the forward pass only (validation)."""
-        self.net = net
-        self.loss = loss
-        dt = net.dtype
-        self.n_rows = n_rows
-        self.x = np.empty((n_rows, net.layers[0]), dtype=dt) if x is None else x
-        self.y = np.empty((n_rows, net.layers[-1]), dtype=dt) if y is None else y
-        shape = [(n_rows, n) for n in net.layers[1:]]
-        self.z = [np.empty(s, dtype=dt) for s in shape]
-        self.a = [np.empty(s, dtype=dt) for s in shape]
-        self.y_hat = self.a[-1]
-        self.forward_ops = self._forward_ops()
-        if backward:
-            self.g = [np.empty(s, dtype=dt) for s in shape]
-            self.d = [np.empty(s, dtype=dt) for s in shape]
-            self.loss_value = self._loss_op()
-            self.backward_ops = self._backward_ops()
-
-    def _forward_ops(self):
-        ops, a_prev = [], self.x
-        for W, b, z, a, act in zip(self.net.weights, self.net.biases, self.z, self.a,
-                                   self.net.activations):
-            ops += [partial(np.dot, a_prev, W, z), partial(np.add, z, b, z)]
-            if _accepts_out(act.forward):
-                ops.append(partial(act.forward, z, out=a))
-            else:
-                ops.append(_store(a, act.forward, z))
-            a_prev = a
-        return ops
-
-    def _loss_op(self):
-        """``() -> L(y, ŷ)``, leaving ``δ_L`` (fused) or ``∂L/∂ŷ`` in ``g_L``."""
-        loss, y, y_hat, g = self.loss, self.y, self.y_hat, self.g[-1]
-        fused = getattr(loss, "fused_delta", None)
-        self.fused = fused(self.net.activations[-1]) if callable(fused) else None
-        if self.fused is not None:
-            return partial(self.fused, y, y_hat, self.z[-1], g)
-        vg = getattr(loss, "value_and_gradient", None)
-        if callable(vg) and _accepts_out(vg):
-            return lambda: vg(y, y_hat, out=g)[0]
-        if callable(vg):
-            def value_and_gradient():
-                value, grad = vg(y, y_hat)
-                np.copyto(g, grad)
-                return value
-            return value_and_gradient
-        value, gradient = loss.value, loss.gradient
-        if _accepts_out(gradient):
-            def separate():
-                gradient(y, y_hat, out=g)
-                return value(y, y_hat)
-        else:
-            def separate():
-                np.copyto(g, gradient(y, y_hat))
-                return value(y, y_hat)
-        return separate
-
-    def _backward_ops(self):
-        net = self.net
-        gW, gb = net._grad_views[0::2], net._grad_views[1::2]
-        inputs = [self.x] + self.a[:-1]
-        ops, L = [], net.n_layers
-        delta = None  # δ_{l+1}, set by the layer above before it is read
-        for l in range(L - 1, -1, -1):
-            act, z, a, g, d = net.activations[l], self.z[l], self.a[l], self.g[l], self.d[l]
-            if l < L - 1:
-                # ∂L/∂a_l = δ_{l+1} W_{l+1}ᵀ
-                ops.append(partial(np.dot, delta, net.weights[l + 1].T, g))
-            if l == L - 1 and self.fused is not None:
-                delta = g  # the fused loss wrote δ_L already
-            elif callable(getattr(act, "derivative", None)):
-                der = act.derivative
-                if _accepts_out(der):
-                    ops.append(partial(der, z, a, out=d))
-                else:
-                    ops.append(_store(d, der, z, a))
-                ops.append(partial(np.multiply, g, d, g))
-                delta = g
-            elif callable(getattr(act, "vjp", None)):
-                if _accepts_out(act.vjp):
-                    ops.append(partial(act.vjp, z, a, g, out=d))
-                else:
-                    ops.append(_store(d, act.vjp, z, a, g))
-                delta = d
-            else:
-                raise ComponentError(
-                    f"activation {act.name!r} (layer {l + 1}) has neither "
-                    "derivative(z, a) nor vjp(z, a, g)"
-                )
-            ops.append(partial(np.dot, inputs[l].T, delta, gW[l]))  # ∂L/∂W_l = a_{l-1}ᵀ δ_l
-            ops.append(partial(np.add.reduce, delta, 0, None, gb[l]))  # ∂L/∂b_l = Σ δ_l
-        return ops
-
-
-def _store(buffer, fn, *args):
-    """An op computing ``fn(*args)`` into ``buffer`` (for components without ``out``)."""
-
-    def op():
-        np.copyto(buffer, fn(*args))
-
-    return op

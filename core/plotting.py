@@ -155,3 +155,41 @@ def save_figure(path, *, history: Sequence[float] = (), val_history: Sequence[fl
     path = Path(path)
     fig.savefig(path, dpi=100)
     return path
+
+
+def save_sweep_figure(path, summary, many, *, title: str = "") -> Path:
+    """Draw a sweep: each setting's convergence rate with its Wilson interval
+    (left) and its epochs to converge as a box plot (right); write ``path``.
+
+    ``summary``: rows of :meth:`deltarule.ManyResult.summary`; ``many`` the
+    result whose models give the epochs.
+    """
+    Figure = require_matplotlib()
+    labels = [row["label"] for row in summary]
+    fig = Figure(figsize=(max(6.4, 1.2 * len(labels) + 3), 4.8 * 2), layout="constrained")
+    ax_rate, ax_epochs = fig.subplots(2, 1)
+    x = np.arange(len(summary))
+    rate = np.array([row["rate"] for row in summary], dtype=float)
+    low = np.array([row["rate_low"] for row in summary], dtype=float)
+    high = np.array([row["rate_high"] for row in summary], dtype=float)
+    err = np.vstack([np.nan_to_num(rate - low), np.nan_to_num(high - rate)])
+    ax_rate.errorbar(x, rate, yerr=err, fmt="o", capsize=4)
+    pct = f"{summary[0]['confidence']:.0%}" if summary else ""
+    ax_rate.set_ylabel(f"convergence rate ({pct} Wilson interval)")
+    ax_rate.set_ylim(-0.02, 1.02)
+    ax_rate.set_xticks(x, labels, rotation=20, ha="right")
+    ax_rate.grid(True, alpha=0.3)
+    epochs = []
+    for row in summary:
+        epochs.append([r.epochs for r in many.results
+                       if r is not None and r.settings == row["settings"]
+                       and many.is_converged(r)] or [np.nan])
+    ax_epochs.boxplot(epochs, positions=x)
+    ax_epochs.set_xticks(x, labels, rotation=20, ha="right")
+    ax_epochs.set_ylabel("epochs to converge")
+    ax_epochs.grid(True, alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    return path

@@ -41,10 +41,36 @@ except ImportError:  # pragma: no cover - scikit-learn 1.5
     def _validate_data(estimator, X="no_validation", y="no_validation", **kw):
         return estimator._validate_data(X, y, **kw)
 
+from .catalogue import is_pair
 from .errors import ConfigError
-from .training import Trainer
+from .trainer import Trainer
 
 __all__ = ["DeltaRuleClassifier", "DeltaRuleRegressor"]
+
+# every estimator parameter and the deltarule.config run option it sets (the
+# defaults differ: they follow scikit-learn's MLPClassifier); a parameter that
+# sets no run option goes in ESTIMATOR_ONLY with the reason
+# (tests/test_config.py checks both)
+PARAM_OPTIONS = {
+    "hidden_layer_sizes": "layers",
+    "activation": "activation",
+    "output_activation": "activation",
+    "loss": "loss",
+    "optimizer": "optimizer",
+    "lr": "lr",
+    "optimizer_options": "optimizer_options",
+    "init": "init",
+    "max_epochs": "max_epochs",
+    "batch_size": "batch_size",
+    "shuffle": "shuffle",
+    "patience": "patience",
+    "min_delta": "min_delta",
+    "validation_fraction": "validation_split",
+    "dtype": "dtype",
+    "random_state": "seed",
+}
+
+ESTIMATOR_ONLY: dict[str, str] = {}
 
 _RELU_LIKE = ("relu", "leaky_relu")
 _DTYPES = [np.float64, np.float32]
@@ -54,7 +80,7 @@ def _name_of(spec) -> str | None:
     """The component name in a name, a ``(name, options)`` pair or an object."""
     if isinstance(spec, str):
         return spec
-    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
+    if is_pair(spec):
         return spec[0]
     return getattr(spec, "name", None)
 

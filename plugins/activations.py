@@ -8,6 +8,12 @@ The bundled activations accept an optional ``out`` buffer (same shape and
 dtype as ``z``) so the loop can reuse memory; third-party ones need not.
 None of them modifies ``z``, ``a`` or ``g``.
 
+Model axis: every bundled activation declares ``model_axis = True``: it
+accepts arrays with a leading model axis, ``(models, n_samples, n_units)``,
+and treats each model's block exactly as it treats a 2-D array alone (the
+element-wise ones trivially; ``softmax`` normalises along the last axis).
+``deltarule.train_many`` stacks many networks that way.
+
 Declarations read by the spec suite (``deltarule.specs``):
 
 ``kinks``
@@ -43,6 +49,7 @@ class Sigmoid:
     """
 
     name = "sigmoid"
+    model_axis = True
     kinks = ()
     domain = (-10.0, 10.0)
     output_range = (0.0, 1.0)
@@ -65,6 +72,7 @@ class Tanh:
     """``tanh(z)``; ``tanh'(z) = 1 - a²`` with ``a = tanh(z)``."""
 
     name = "tanh"
+    model_axis = True
     kinks = ()
     domain = (-10.0, 10.0)
     output_range = (-1.0, 1.0)
@@ -87,6 +95,7 @@ class ReLU:
     """
 
     name = "relu"
+    model_axis = True
     kinks = (0.0,)
     domain = (-10.0, 10.0)
     output_range = (0.0, INF)
@@ -111,6 +120,7 @@ class LeakyReLU:
     """
 
     name = "leaky_relu"
+    model_axis = True
     kinks = (0.0,)
     domain = (-10.0, 10.0)
     output_range = (-INF, INF)
@@ -153,6 +163,7 @@ class Softplus:
     """
 
     name = "softplus"
+    model_axis = True
     kinks = ()
     domain = (-10.0, 10.0)
     output_range = (0.0, INF)
@@ -174,6 +185,7 @@ class Identity:
     """``a = z``; derivative ``1``.  The usual output of a regression network."""
 
     name = "identity"
+    model_axis = True
     kinks = ()
     domain = (-10.0, 10.0)
     output_range = (-INF, INF)
@@ -208,6 +220,7 @@ class Softmax:
     """
 
     name = "softmax"
+    model_axis = True
     kinks = ()
     domain = (-10.0, 10.0)
     output_range = (0.0, 1.0)

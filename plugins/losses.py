@@ -13,6 +13,14 @@ writes ``δ_L = ∂L/∂z_L`` into ``out`` and returns the loss computed stably
 from ``z``; for any other activation it returns ``None`` and the loop takes
 the general path ``∂L/∂ŷ ⊙ f'(z)``.
 
+Model axis: every bundled loss declares ``model_axis = True``.  Given
+``y_hat`` (and ``y``, or a ``y`` shared by every model) with a leading model
+axis, ``(models, n_samples, n_outputs)``, ``value`` returns one loss per
+model, a float array of shape ``(models,)``, and the gradients keep the
+shape of ``y_hat``; each model's entries are computed by the same
+floating-point operations as a 2-D call on that model alone (one BLAS dot
+per model where the 2-D call takes one), so they agree to the last bit.
+
 Declarations read by the spec suite: ``minimum`` (the value at
 ``y_hat == y``), ``targets`` (``"real"``, ``"binary"`` or ``"one_hot"``) and
 ``predictions`` (``"real"``, ``"unit"`` for the open interval (0, 1), or
@@ -47,6 +55,24 @@ def _check_eps(name, eps):
     return float(eps)
 
 
+def _block_dot(a, b):
+    """``Σ a ⊙ b`` over each model's block: ``(models, …) → (models,)``.
+
+    One ``dot`` per model, the very kernel ``np.vdot`` runs on a 2-D array
+    (``matmul`` of a row by a column is NumPy's ``dot``), so each value
+    equals ``np.vdot(a[m], b[m])`` bit for bit; returned in float64 like
+    ``float(np.vdot(...))``.
+    """
+    m = a.shape[0]
+    out = np.matmul(a.reshape(m, 1, -1), b.reshape(m, -1, 1)).reshape(m)
+    return out.astype(np.float64, copy=False)
+
+
+def _block_sum(a):
+    """``Σ a`` over each model's block, as ``a[m].sum()`` computes it, in float64."""
+    return a.reshape(a.shape[0], -1).sum(axis=1).astype(np.float64, copy=False)
+
+
 def _clip_eps(eps, dtype):
     # 1 - 1e-12 rounds to 1 in float32: never clip closer than the dtype resolves
     return max(eps, float(np.finfo(dtype).eps)) if np.dtype(dtype).kind == "f" else eps
@@ -61,6 +87,7 @@ class MSE:
     """
 
     name = "mse"
+    model_axis = True
     minimum = 0.0
     targets = "real"
     predictions = "real"
@@ -76,21 +103,27 @@ class MSE:
 
     def value(self, y, y_hat):
         diff = np.subtract(y_hat, y)
-        v = 0.5 * float(np.vdot(diff, diff))
-        return v / len(y) if self.reduction == "mean" else v
+        if diff.ndim == 3:  # model axis: one value per model
+            v = 0.5 * _block_dot(diff, diff)
+        else:
+            v = 0.5 * float(np.vdot(diff, diff))
+        return v / y_hat.shape[-2] if self.reduction == "mean" else v
 
     def gradient(self, y, y_hat, out=None):
         out = np.subtract(y_hat, y, out)
         if self.reduction == "mean":
-            np.multiply(out, 1.0 / len(y), out)
+            np.multiply(out, 1.0 / y_hat.shape[-2], out)
         return out
 
     def value_and_gradient(self, y, y_hat, out=None):
         """Both at once, sharing ``ŷ − y``: the loop's per-step call."""
         out = np.subtract(y_hat, y, out)
-        v = 0.5 * float(np.vdot(out, out))
+        if out.ndim == 3:
+            v = 0.5 * _block_dot(out, out)
+        else:
+            v = 0.5 * float(np.vdot(out, out))
         if self.reduction == "mean":
-            scale = 1.0 / len(y)
+            scale = 1.0 / y_hat.shape[-2]
             np.multiply(out, scale, out)
             v *= scale
         return v, out
@@ -111,6 +144,7 @@ class BinaryCrossEntropy:
     """
 
     name = "binary_cross_entropy"
+    model_axis = True
     minimum = 0.0
     targets = "binary"
     predictions = "unit"
@@ -132,6 +166,13 @@ class BinaryCrossEntropy:
         y = np.asarray(y)
         eps = _clip_eps(self.eps, np.result_type(y_hat))
         p = np.clip(y_hat, eps, 1.0 - eps)
+        if p.ndim == 3:  # model axis: one value per model
+            y = np.broadcast_to(y, p.shape)
+            total = _block_dot(y, np.log(p))
+            np.subtract(1.0, p, p)
+            np.log(p, p)
+            total += _block_dot(np.subtract(1.0, y), p)
+            return -total * self._scale(p.shape[-2])
         total = float(np.vdot(y, np.log(p)))
         np.subtract(1.0, p, p)
         np.log(p, p)
@@ -145,7 +186,7 @@ class BinaryCrossEntropy:
         denom = np.subtract(1.0, p)
         np.multiply(denom, p, denom)
         np.divide(out, denom, out)
-        scale = self._scale(len(y))
+        scale = self._scale(y_hat.shape[-2])
         if scale != 1.0:
             np.multiply(out, scale, out)
         return out
@@ -168,8 +209,11 @@ class BinaryCrossEntropy:
         def sigmoid_bce(y, y_hat, z, out):
             # L = Σ log(1 + e^z) − y z; logaddexp(z, 0) = log(1 + e^z), stably
             np.logaddexp(z, 0.0, out)
-            total = float(out.sum()) - float(np.vdot(y, z))
-            scale = self._scale(len(y))
+            if out.ndim == 3:  # model axis: one value per model
+                total = _block_sum(out) - _block_dot(np.broadcast_to(y, z.shape), z)
+            else:
+                total = float(out.sum()) - float(np.vdot(y, z))
+            scale = self._scale(z.shape[-2])
             np.subtract(y_hat, y, out)
             if scale != 1.0:
                 np.multiply(out, scale, out)
@@ -191,9 +235,15 @@ def _tiny(dtype) -> float:
 
 def _softmax_ce_from_z(y, z, out):
     """``Σ_i [(Σ_k y_ik) logsumexp(z_i) − Σ_k y_ik z_ik]``, exact for any ``z``;
-    uses ``out`` as scratch."""
-    row_max = np.maximum.reduce(z, axis=1, keepdims=True)
+    uses ``out`` as scratch.  With a model axis: one value per model."""
+    row_max = np.maximum.reduce(z, axis=-1, keepdims=True)
     np.subtract(z, row_max, out)
+    if out.ndim == 3:
+        y = np.broadcast_to(y, z.shape)
+        shifted = _block_dot(y, out)
+        np.exp(out, out)
+        log_norm = np.log(np.add.reduce(out, axis=-1))  # (models, n)
+        return _block_dot(np.add.reduce(y, axis=-1), log_norm) - shifted
     shifted = float(np.vdot(y, out))                # Σ y (z − max)
     np.exp(out, out)
     log_norm = np.log(np.add.reduce(out, axis=1))   # logsumexp(z) − max, (n,)
@@ -219,6 +269,7 @@ class CrossEntropy:
     """
 
     name = "cross_entropy"
+    model_axis = True
     minimum = 0.0
     targets = "one_hot"
     predictions = "simplex"
@@ -243,11 +294,13 @@ class CrossEntropy:
     def value(self, y, y_hat):
         p = np.maximum(y_hat, self._floor(y_hat))
         np.log(p, p)
+        if p.ndim == 3:  # model axis: one value per model
+            return -_block_dot(np.broadcast_to(y, p.shape), p) * self._scale(p.shape[-2])
         return -float(np.vdot(np.asarray(y), p)) * self._scale(len(y))
 
     def gradient(self, y, y_hat, out=None):
         out = np.divide(y, np.maximum(y_hat, self._floor(y_hat)), out)
-        return np.multiply(out, -self._scale(len(y)), out)
+        return np.multiply(out, -self._scale(y_hat.shape[-2]), out)
 
     def check_targets(self, y):
         """Once per run: every row of ``y`` is a distribution (one-hot, or
@@ -276,6 +329,8 @@ class CrossEntropy:
             return None
 
         def softmax_ce(y, y_hat, z, out):
+            if out.ndim == 3:
+                return self._stacked_softmax_ce(y, y_hat, z, out)
             if np.minimum.reduce(y_hat, None) >= _tiny(out.dtype):
                 # every ŷ is a normal number: L = −Σ y log ŷ is accurate
                 np.log(y_hat, out)
@@ -291,6 +346,22 @@ class CrossEntropy:
             return total * scale
 
         return softmax_ce
+
+    def _stacked_softmax_ce(self, y, y_hat, z, out):
+        """The fused softmax pair with a model axis: each model takes the branch
+        it would take alone (``−Σ y log ŷ`` or log-sum-exp from ``z``)."""
+        y = np.broadcast_to(y, z.shape)
+        m = out.shape[0]
+        normal = np.minimum.reduce(y_hat.reshape(m, -1), axis=1) >= _tiny(out.dtype)
+        np.log(y_hat, out)
+        total = -_block_dot(y, out)
+        if not normal.all():
+            total = np.where(normal, total, _softmax_ce_from_z(y, z, out))
+        np.subtract(y_hat, y, out)
+        scale = self._scale(z.shape[-2])
+        if scale != 1.0:
+            np.multiply(out, scale, out)
+        return total * scale
 
 
 @hookimpl

@@ -33,6 +33,12 @@ State (moments, velocities, the step counter) lives in the instance, and its
 buffers are allocated on the first ``step`` and reused: a step allocates
 nothing.  Each run builds a fresh instance.
 
+Model axis: every bundled optimizer declares ``model_axis = True``: its
+updates are element-wise, so ``step`` given arrays with a leading model axis
+(``(models, n_params)``, one row per network) updates each row exactly as a
+1-D call on that row alone would, and ``take(rows)`` keeps the state of the
+listed rows only (``deltarule.train_many`` drops stopped networks that way).
+
 Declarations read by the spec suite: ``spec_options`` (hyper-parameters for
 its convex-quadratic check, default ``{"lr": 0.1}``) and ``spec_steps``
 (default 500).
@@ -103,6 +109,7 @@ class _Base:
 
     name = "base"
     n_buffers = 1
+    model_axis = True
 
     def __init__(self, lr=0.1, *, weight_decay=0.0, schedule=None, decay_rate=0.5,
                  decay_steps=1000):
@@ -209,6 +216,18 @@ class _Base:
 
     def _update(self, p, g, bufs, lr_t, t):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def take(self, rows) -> None:
+        """Keep the state of the models at ``rows`` (model axis), in that order.
+
+        ``rows``: integer indices along the leading model axis of the
+        arrays ``step`` was called with; before the first step there is no
+        state and nothing to keep.
+        """
+        if self._bufs is not None:
+            self._bufs = [[b[rows] for b in bufs] for bufs in self._bufs]
+        if self._gbufs is not None:
+            self._gbufs = [g[rows] for g in self._gbufs]
 
 
 class SGD(_Base):

@@ -1,6 +1,7 @@
 """Stop criteria: ``deltarule_stop(state)`` returns a reason string or None.
 
-They read their settings from ``state.config`` (the run's options) and keep
+Each declares the options it reads (``deltarule_options``), then reads them
+from ``state.config`` (the run's options) and keeps
 any per-run bookkeeping in ``state.scratch``, never in themselves, so one
 instance serves every run, including runs interleaved in one thread.  A
 setting left at ``None`` switches its criterion off.
@@ -19,6 +20,15 @@ reason              stops after the epoch where          setting(s)
 
 The divergence guard (``"diverged"``: a non-finite loss) is part of the loop
 itself, not a plugin.
+
+Model axis: every criterion here declares ``model_axis = True``.  In a
+``deltarule.train_many`` run it is asked once per epoch with the stacked
+:class:`deltarule.stacked.ManyState`, whose ``loss``, ``val_loss`` and
+``grad_norm`` are arrays with one entry per model and whose ``config``
+holds an array where a setting differs between models; it answers with
+``None`` (no model stops), one reason for every model, or an array with a
+reason or ``None`` per model.  The same comparisons serve both: each
+model is judged on its own numbers.
 """
 
 from __future__ import annotations
@@ -27,33 +37,58 @@ import math
 
 import numpy as np
 
+from deltarule.config import Option, non_negative, number, positive, positive_int, seconds
 from deltarule.hookspecs import hookimpl
+
+
+def _per_model(hit, reason):
+    """``hit`` from a model-axis state: ``reason`` where True, else ``None``."""
+    return np.where(hit, reason, None) if hit.any() else None
 
 
 class MaxEpochs:
     """Stop once ``state.epoch`` reaches ``config["max_epochs"]``."""
 
     name = "max_epochs"
+    model_axis = True
 
     @hookimpl
     def deltarule_stop(self, state):
         limit = state.config.get("max_epochs")
-        if limit is not None and state.epoch >= limit:
-            return "max_epochs"
-        return None
+        if limit is None:
+            return None
+        hit = state.epoch >= limit
+        if hit is False:  # one run (a Python bool): the common case first
+            return None
+        if hit is True or not isinstance(hit, np.ndarray):
+            return "max_epochs" if hit else None
+        return _per_model(hit, "max_epochs")  # model axis, a limit per model
 
 
 class TargetLoss:
     """Stop at the first epoch whose loss is ``≤ config["target_loss"]``."""
 
     name = "target_loss"
+    model_axis = True
+
+    OPTIONS = (Option("target_loss", None, number,
+                      "stop once the training loss is at most this", stops=True),)
+
+    @hookimpl
+    def deltarule_options(self):
+        return self.OPTIONS
 
     @hookimpl
     def deltarule_stop(self, state):
         target = state.config.get("target_loss")
-        if target is not None and state.loss <= target:
-            return "target_loss"
-        return None
+        if target is None:
+            return None
+        hit = state.loss <= target
+        if hit is False:  # one run (a Python bool): the common case first
+            return None
+        if hit is True or not isinstance(hit, np.ndarray):
+            return "target_loss" if hit else None
+        return _per_model(hit, "target_loss")  # model axis: a loss per model
 
 
 def _copy_params(params):
@@ -86,6 +121,19 @@ class Patience:
     """
 
     name = "patience"
+    model_axis = True
+
+    OPTIONS = (
+        Option("patience", None, positive_int,
+               "stop after this many epochs without improvement (restores the best "
+               "parameters)", stops=True),
+        Option("min_delta", 0.0, non_negative,
+               "the least decrease of the monitored loss that counts as improvement"),
+    )
+
+    @hookimpl
+    def deltarule_options(self):
+        return self.OPTIONS
 
     @hookimpl
     def deltarule_train_start(self, state):
@@ -94,6 +142,15 @@ class Patience:
 
     @staticmethod
     def _new_book(state):
+        if isinstance(state.loss, np.ndarray):  # model axis: one entry per model
+            n = len(state.loss)
+            return {
+                "best": np.full(n, math.inf),
+                "best_epoch": np.zeros(n, dtype=np.int64),
+                "wait": np.zeros(n, dtype=np.int64),
+                "best_params": _copy_params(state.params),
+                "prev_params": _copy_params(state.params),
+            }
         return {
             "best": math.inf,
             "best_epoch": 0,
@@ -112,7 +169,12 @@ class Patience:
             book = state.scratch["patience"] = self._new_book(state)
         use_val = state.val_loss is not None
         monitored = state.val_loss if use_val else state.loss
-        min_delta = state.config.get("min_delta") or 0.0
+        min_delta = state.config.get("min_delta")
+        if min_delta is None:
+            min_delta = 0.0
+        if isinstance(monitored, np.ndarray):
+            return self._stop_per_model(state, book, monitored, min_delta, patience,
+                                        use_val)
         if monitored < book["best"] - min_delta:
             book["best"], book["best_epoch"], book["wait"] = monitored, state.epoch, 0
             if use_val:
@@ -130,6 +192,26 @@ class Patience:
             return "patience"
         return None
 
+    @staticmethod
+    def _stop_per_model(state, book, monitored, min_delta, patience, use_val):
+        """The rule above, with every number one entry per model."""
+        improved = monitored < book["best"] - min_delta
+        book["best"] = np.where(improved, monitored, book["best"])
+        book["best_epoch"][improved] = state.epoch
+        book["wait"] += 1
+        book["wait"][improved] = 0
+        for (W_best, b_best), (W_from, b_from) in zip(
+                book["best_params"], state.params if use_val else book["prev_params"]):
+            W_best[improved] = W_from[improved]
+            b_best[improved] = b_from[improved]
+        if not use_val:
+            _copy_into(book["prev_params"], state.params)
+        stop = book["wait"] >= patience
+        if not stop.any():
+            return None
+        state.set_final_params(book["best_params"], stop)
+        return np.where(stop, "patience", None)
+
 
 class TimeBudget:
     """Stop once the run has taken ``config["time_budget"]`` seconds or more.
@@ -138,13 +220,26 @@ class TimeBudget:
     """
 
     name = "time_budget"
+    model_axis = True
+
+    OPTIONS = (Option("time_budget", None, seconds, "stop after this many seconds",
+                      stops=True),)
+
+    @hookimpl
+    def deltarule_options(self):
+        return self.OPTIONS
 
     @hookimpl
     def deltarule_stop(self, state):
         budget = state.config.get("time_budget")
-        if budget is not None and state.elapsed >= budget:
-            return "time_budget"
-        return None
+        if budget is None:
+            return None
+        hit = state.elapsed >= budget
+        if hit is False:  # one run (a Python bool): the common case first
+            return None
+        if hit is True or not isinstance(hit, np.ndarray):
+            return "time_budget" if hit else None
+        return _per_model(hit, "time_budget")  # model axis, a budget per model
 
 
 class GradientNorm:
@@ -156,13 +251,27 @@ class GradientNorm:
     """
 
     name = "gradient_norm"
+    model_axis = True
+
+    OPTIONS = (Option("gradient_tol", None, positive,
+                      "stop (reason 'gradient_norm') once the gradient's L2 norm is at "
+                      "most this", stops=True),)
+
+    @hookimpl
+    def deltarule_options(self):
+        return self.OPTIONS
 
     @hookimpl
     def deltarule_stop(self, state):
         tol = state.config.get("gradient_tol")
-        if tol is not None and state.grad_norm <= tol:
-            return "gradient_norm"
-        return None
+        if tol is None:
+            return None
+        hit = state.grad_norm <= tol
+        if hit is False:  # one run (a Python bool): the common case first
+            return None
+        if hit is True or not isinstance(hit, np.ndarray):
+            return "gradient_norm" if hit else None
+        return _per_model(hit, "gradient_norm")  # model axis: a norm per model
 
 
 PLUGINS = [MaxEpochs(), TargetLoss(), Patience(), TimeBudget(), GradientNorm()]

@@ -9,24 +9,16 @@ Declarations are optional attributes (``kinks``, ``domain``,
 
 from __future__ import annotations
 
-import inspect
 import math
 
 import numpy as np
 
+from deltarule.protocols import accepts_out, capabilities  # noqa: F401  (re-exported)
 from deltarule.specs.search import Violation
 
 
-def accepts_out(method) -> bool:
-    """Whether a component method takes an ``out`` buffer."""
-    try:
-        return "out" in inspect.signature(method).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def is_elementwise(act) -> bool:
-    return callable(getattr(act, "derivative", None))
+    return capabilities(act).elementwise
 
 
 def domain(act) -> tuple[float, float]:

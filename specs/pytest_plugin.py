@@ -60,7 +60,7 @@ def pytest_configure(config):
 def registry_for(config):
     """The registry every law of this session checks (built once)."""
     if _REGISTRY not in config.stash:
-        from deltarule import make_plugin_manager
+        from deltarule import make_registry as make_plugin_manager
 
         reg = make_plugin_manager([])
         names = [reg.register(path, origin="user")

@@ -30,6 +30,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from deltarule.protocols import SINGULAR as FAMILY_OF  # "activations" -> "activation", …
 from deltarule.specs.registry import (
     CORE_FAMILY,
     FAMILY_ORDER,
@@ -43,9 +44,6 @@ from deltarule.specs.registry import (
 )
 from deltarule.specs.report import CheckResult, Report
 from deltarule.specs.search import Context, Skip, Violation, component_frame, indent
-
-FAMILY_OF = {"activations": "activation", "losses": "loss", "optimizers": "optimizer",
-             "initializers": "initializer"}
 CORE_NAME = "deltarule"
 CORE_PLUGIN = "deltarule (core)"
 BUNDLED_PREFIX = "deltarule.plugins"
@@ -112,11 +110,9 @@ def subjects(registry, only_plugins: Iterable[str] | None = None) -> list[Subjec
             if only is None or entry.plugin in only:
                 out.append(Subject(family, name, entry.component, entry.plugin,
                                    entry.origin, _plugin_path(registry, entry.plugin)))
-    for impl in registry.pm.hook.deltarule_stop.get_hookimpls():
-        name = impl.plugin_name
+    for name, origin, plugin in registry.implementers("deltarule_stop"):
         if only is None or name in only:
-            out.append(Subject("stop", name, impl.plugin, name,
-                               registry.origins.get(name, "unknown"),
+            out.append(Subject("stop", name, plugin, name, origin,
                                _plugin_path(registry, name)))
     return out
 
@@ -243,9 +239,9 @@ class Runner:
         if subject.members:
             return list(subject.members)
         if self._bundled is None:
-            from deltarule import make_plugin_manager
+            from deltarule import make_registry
 
-            reg = make_plugin_manager([], entry_points=False)
+            reg = make_registry([], entry_points=False)
             self._bundled = {s.id: s for s in subjects(reg)}
         return [self._bundled[u] for u in item.uses if u in self._bundled]
 
@@ -343,9 +339,9 @@ def check_plugin(plugin, *, profile: str | None = None, seed: int | None = None,
     (fnmatch patterns).  With ``raise_on_failure=True`` a failure raises
     :class:`~deltarule.specs.report.SpecFailure`.
     """
-    from deltarule import make_plugin_manager
+    from deltarule import make_registry
 
-    registry = make_plugin_manager([], entry_points=False)
+    registry = make_registry([], entry_points=False)
     name = registry.register(plugin, origin="user")
     report = run(registry, [name], laws=laws, components=components, profile=profile,
                  seed=seed)
@@ -359,14 +355,14 @@ def check_component(component, family: str, *, profile: str | None = None,
                     raise_on_failure: bool = False) -> Report:
     """The laws of ``family`` (``"activation"``, ``"loss"``, ``"optimizer"``,
     ``"initializer"``) on one component object, without registering it."""
-    from deltarule import make_plugin_manager
+    from deltarule import make_registry
     from deltarule.specs.profiles import profile_name
 
     family = FAMILY_OF.get(family, family)
     if family not in ("activation", "loss", "optimizer", "initializer"):
         raise ValueError(f"family must be one of activation, loss, optimizer, "
                          f"initializer; got {family!r}")
-    ctx = Context(profile_name(profile), seed, make_plugin_manager([], entry_points=False))
+    ctx = Context(profile_name(profile), seed, make_registry([], entry_points=False))
     runner = Runner(ctx)
     subject = Subject(family, getattr(component, "name", repr(component)), component,
                       "<direct>", "direct")
@@ -382,7 +378,7 @@ def check_component(component, family: str, *, profile: str | None = None,
 def main(args) -> int:
     """``deltarule spec``: parsed arguments in, exit status out (0 only if every
     law that ran held, and at least one ran)."""
-    from deltarule import make_plugin_manager
+    from deltarule import make_registry
     from deltarule.specs.profiles import profile_name
 
     out = sys.stdout
@@ -397,7 +393,7 @@ def main(args) -> int:
         print(f"deltarule spec: --law {', '.join(bad)} matches no law; "
               "`deltarule spec --list` lists them", file=sys.stderr)
         return 2
-    registry = make_plugin_manager(args.plugin)
+    registry = make_registry(args.plugin)
     registry.catalogue()  # fail early and clearly on a malformed plugin
     names = [_registered_name(registry, p) for p in args.plugin]
     only = names if names and not args.all else None

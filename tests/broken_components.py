@@ -462,6 +462,65 @@ class Counting:
         return "counted" if self.calls % 3 == 0 else None
 
 
+# ---------------------------------------------------------------- dishonest model axes
+class LiarLoss:
+    """Declares the model axis but gives every model the total."""
+
+    name = "liar"
+    model_axis = True
+    targets = "real"
+    predictions = "real"
+
+    def value(self, y, y_hat):
+        d = np.subtract(y_hat, y)
+        return 0.5 * float(np.vdot(d, d)) if d.ndim == 2 else \
+            np.full(len(d), 0.5 * float(np.vdot(d, d)))  # the total, not per model
+
+    def gradient(self, y, y_hat):
+        return np.subtract(y_hat, y)
+
+
+class MixingActivation:
+    """Declares the model axis but centres over the models."""
+
+    name = "mixing"
+    model_axis = True
+
+    def forward(self, z):
+        return np.tanh(z - z.mean(axis=0)) if z.ndim == 3 else np.tanh(z)
+
+    def derivative(self, z, a):
+        return 1 - a * a
+
+
+class MixingSGD(SGD):
+    """Declares the model axis but moves every row by the mean gradient too."""
+
+    name = "mixing_sgd"
+
+    def step(self, params, grads):
+        super().step(params, grads)
+        for p, g in zip(params, grads):
+            if p.ndim == 2:
+                p -= 0.01 * g.mean(axis=0)
+
+
+class MeanLossStop:
+    """Declares the model axis but compares each model with the stack's mean loss
+    (alone, a model is its own mean, and stops at once)."""
+
+    name = "mean_loss_stop"
+    model_axis = True
+
+    @deltarule.hookimpl
+    def deltarule_stop(self, state):
+        loss = np.asarray(state.loss)
+        low = loss <= loss.mean()
+        if loss.ndim:
+            return np.where(low, "low", None)
+        return "low" if low else None
+
+
 # ---------------------------------------------------------------- the table
 BROKEN = {
     "activation.forward": ("activation", RangeLiar()),
@@ -498,6 +557,10 @@ BROKEN = {
     "stop.reports-reason": ("stop", Truthy()),
     "stop.independent-runs": ("stop", Counting()),
     "network.gradient": ("activation", WrongDerivative()),
+    "activation.model-axis": ("activation", MixingActivation()),
+    "loss.model-axis": ("loss", LiarLoss()),
+    "optimizer.model-axis": ("optimizer", MixingSGD),
+    "stop.model-axis": ("stop", MeanLossStop()),
 }
 
 _HOOKS = {"activation": "deltarule_activations", "loss": "deltarule_losses",

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from deltarule.manager import AUTOLOAD_ENV
+from deltarule.registry import AUTOLOAD_ENV
 
 
 def python(*args, env=None, cwd=None, stdin=None, timeout=300):

@@ -46,3 +46,16 @@ def test_unknown_section_is_refused_with_the_choices():
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "gpu" in proc.stderr and "xor, digits, memory, threads" in proc.stderr
+
+
+def test_bench_many_quick_runs_and_checks_the_models():
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "bench_many.py"), "--quick",
+         "--only", "xor,scaling"],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "DELTARULE_DISABLE_PLUGIN_AUTOLOAD": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "sequential ÷ train_many" in proc.stdout
+    assert "max |θ_many − θ_single| over 20 models: 0.0e+00" in proc.stdout
+    assert "per model-epoch" in proc.stdout

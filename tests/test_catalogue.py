@@ -158,7 +158,7 @@ def test_softplus_is_stable_at_the_extremes():
 def test_leaky_relu_slope_option_and_validation():
     lr = act("leaky_relu")
     assert lr.slope == 0.01 and lr.options() == {"slope": 0.01}
-    steep = deltarule.training.configure(lr, {"slope": 0.2})
+    steep = deltarule.catalogue.configure(lr, {"slope": 0.2})
     np.testing.assert_allclose(steep.forward(np.array([[-1.0, 2.0]])), [[-0.2, 2.0]])
     np.testing.assert_allclose(steep.derivative(np.array([[-1.0, 2.0]]), None), [[0.2, 1.0]])
     for bad in (-0.1, 1.5, "x", True, math.nan):
@@ -188,7 +188,7 @@ def loss_data(loss, rng, n=5, k=3):
 @pytest.mark.parametrize("name", LOSSES)
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
 def test_loss_gradient_matches_finite_differences(name, reduction):
-    loss = deltarule.training.configure(CAT.get("losses", name), {"reduction": reduction})
+    loss = deltarule.catalogue.configure(CAT.get("losses", name), {"reduction": reduction})
     rng = np.random.default_rng(3)
     y, y_hat = loss_data(loss, rng)
     y0, yh0 = y.copy(), y_hat.copy()
@@ -206,7 +206,7 @@ def test_loss_gradient_matches_finite_differences(name, reduction):
     np.testing.assert_array_equal(buf, grad)
     np.testing.assert_array_equal(y, y0)
     np.testing.assert_array_equal(y_hat, yh0)
-    as_sum = deltarule.training.configure(loss, {"reduction": "sum"})
+    as_sum = deltarule.catalogue.configure(loss, {"reduction": "sum"})
     scale = len(y) if reduction == "mean" else 1
     assert loss.value(y, y_hat) * scale == pytest.approx(as_sum.value(y, y_hat), rel=1e-12)
     np.testing.assert_allclose(grad * scale, as_sum.gradient(y, y_hat), rtol=1e-12)
@@ -226,7 +226,7 @@ def test_default_reductions_are_the_documented_ones():
     assert CAT.get("losses", "cross_entropy").reduction == "mean"
     for name in LOSSES:
         with pytest.raises(ConfigError, match="reduction"):
-            deltarule.training.configure(CAT.get("losses", name), {"reduction": "avg"})
+            deltarule.catalogue.configure(CAT.get("losses", name), {"reduction": "avg"})
 
 
 def test_bce_clips_so_saturated_predictions_stay_finite():
@@ -255,7 +255,7 @@ def _general_delta(loss, actv, y, z):
 ])
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
 def test_fused_delta_equals_the_general_path(loss_name, act_name, targets, reduction):
-    loss = deltarule.training.configure(CAT.get("losses", loss_name), {"reduction": reduction})
+    loss = deltarule.catalogue.configure(CAT.get("losses", loss_name), {"reduction": reduction})
     actv = act(act_name)
     rng = np.random.default_rng(5)
     z = rng.uniform(-4, 4, size=(6, 3))
@@ -383,7 +383,7 @@ def test_component_options_round_trip_through_configure():
         ("losses", "binary_cross_entropy", {"reduction": "sum", "eps": 1e-9}),
         ("losses", "cross_entropy", {"reduction": "sum"}),
     ]:
-        comp = deltarule.training.configure(CAT.get(family, name), options)
+        comp = deltarule.catalogue.configure(CAT.get(family, name), options)
         assert comp.options() == options
         assert comp.name == name
 

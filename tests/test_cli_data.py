@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import deltarule
-from deltarule.data_io import read_table
+from deltarule.io.data import read_table
 
 from .test_cli import assert_error, call, run
 
@@ -69,7 +69,7 @@ def test_train_save_predict_round_trip(tmp_path, csv_file):
 
 
 def read_table_text(text):
-    from deltarule.data_io import _read_delimited
+    from deltarule.io.data import _read_delimited
 
     return _read_delimited(io.StringIO(text), "<stdout>", ",")
 

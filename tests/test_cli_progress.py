@@ -69,7 +69,7 @@ def spawn_on_terminal(*args, columns=100):
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     env = dict(os.environ)
-    env.pop(deltarule.manager.AUTOLOAD_ENV, None)
+    env.pop(deltarule.registry.AUTOLOAD_ENV, None)
     proc = subprocess.Popen([sys.executable, "-m", "deltarule", *args], stdout=subprocess.PIPE,
                             stderr=slave, stdin=subprocess.DEVNULL, env=env, text=True)
     os.close(slave)
@@ -140,7 +140,7 @@ def test_ctrl_c_stops_cleanly_prints_and_saves(tmp_path):
     (tmp_path / "started_probe.py").write_text(STARTED)
     model = tmp_path / "model.npz"
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
-    env.pop(deltarule.manager.AUTOLOAD_ENV, None)
+    env.pop(deltarule.registry.AUTOLOAD_ENV, None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "deltarule", "train", "xor", "--seed", "1",
          "--epochs", "1000000000", "--plugin", "started_probe:plugin", "--save", str(model)],
@@ -168,6 +168,6 @@ def test_interrupt_outside_training_exits_130(monkeypatch, capsys):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("deltarule.data_io.read_table", interrupted)
+    monkeypatch.setattr("deltarule.io.data.read_table", interrupted)
     assert call(["train", "whatever.csv", "--target", "y"]) == 130
     assert capsys.readouterr().err == "deltarule: interrupted\n"

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from deltarule import DataError
-from deltarule.data_io import Table, holdout, read_table, write_csv, write_csv_text
+from deltarule.io.data import Table, read_table, write_csv, write_csv_text
+from deltarule.trainer import holdout
 from deltarule.datasets import one_hot
 from deltarule.errors import ConfigError
 
@@ -183,7 +184,7 @@ def test_write_then_read_is_exact(data):
 
 
 def read_table_text(text):
-    from deltarule.data_io import _read_delimited
+    from deltarule.io.data import _read_delimited
 
     return _read_delimited(io.StringIO(text), "<text>", ",")
 

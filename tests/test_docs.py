@@ -27,9 +27,9 @@ from deltarule.hookspecs import HOOK_NAMES
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RUN_PYTHON = ("hooks.md", "protocols.md", "tutorial.md", "embedding.md", "specs.md",
-              "../README.md")
+              "many.md", "../README.md")
 REQUIRED = ("index.md", "hooks.md", "protocols.md", "tutorial.md", "cli.md",
-            "embedding.md")
+            "embedding.md", "architecture.md")
 
 FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```[ \t]*$", re.S | re.M)
 
@@ -90,7 +90,7 @@ def test_links_between_pages_resolve():
 def test_python_blocks_run(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delenv(deltarule.manager.AUTOLOAD_ENV, raising=False)
+    monkeypatch.delenv(deltarule.registry.AUTOLOAD_ENV, raising=False)
     before = set(sys.modules)
     namespace = {"__name__": f"docs_{Path(name).stem}"}
     ran = 0
@@ -131,7 +131,7 @@ def test_tutorial_commands_run(tmp_path):
         if words[:1] == ["python"] and "file" in attrs(words):
             (tmp_path / attrs(words)["file"]).write_text(code, encoding="utf-8")
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
-    env.pop(deltarule.manager.AUTOLOAD_ENV, None)
+    env.pop(deltarule.registry.AUTOLOAD_ENV, None)
     commands = tutorial_commands()
     assert len(commands) >= 4
     # in order, in one folder: later commands use the files earlier ones wrote

@@ -44,7 +44,7 @@ def site(tmp_path_factory):
 def run(site, *args, autoload=True):
     env = {"PYTHONPATH": str(site)}
     if not autoload:
-        env[deltarule.manager.AUTOLOAD_ENV] = "1"
+        env[deltarule.registry.AUTOLOAD_ENV] = "1"
     return python(*args, env=env)
 
 

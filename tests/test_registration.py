@@ -334,3 +334,63 @@ def test_a_catalogue_hook_that_raises_is_named():
                        match=r"plugin 'broken_plugin' \(user\) failed in deltarule_losses\(\): "
                              r"RuntimeError: boom"):
         deltarule.make_plugin_manager([Broken()], entry_points=False).catalogue()
+
+
+# -- hook implementations as plain calls (Registry.implementations) --------------------
+
+
+def test_a_wrapper_catalogue_hook_is_refused_clearly():
+    class Wrapping:
+        @deltarule.hookimpl(wrapper=True)
+        def deltarule_activations(self):
+            return (yield)
+
+    with pytest.raises(deltarule.PluginError,
+                       match=r"implements deltarule_activations as a wrapper .*plain "
+                             r"implementations only"):
+        deltarule.make_registry([Wrapping()], entry_points=False).catalogue()
+    with pytest.raises(deltarule.PluginError, match="as a wrapper"):
+        deltarule.Trainer(plugins=[Wrapping()])
+
+
+def test_a_wrapper_stop_hook_is_honoured_through_pluggy():
+    X, y = xor()
+    seen = []
+
+    class Wrapping:
+        @deltarule.hookimpl(wrapper=True)
+        def deltarule_stop(self, state):
+            answers = yield
+            seen.append(list(answers))
+            return answers if state.epoch < 5 else answers + ["wrapped"]
+
+    result = deltarule.train(X, y, max_epochs=100, plugins=[Wrapping()])
+    assert result.stop_reason == "wrapped" and result.epochs == 5
+    assert len(seen) == 5
+
+
+def test_implementations_are_plain_calls_in_pluggys_order():
+    calls = []
+
+    class Early:
+        @deltarule.hookimpl(tryfirst=True)
+        def deltarule_epoch_end(self):  # fewer arguments than the spec: allowed
+            calls.append("early")
+
+    class Late:
+        @deltarule.hookimpl
+        def deltarule_epoch_end(self, state):
+            calls.append(("late", state))
+
+    reg = deltarule.make_registry([Late(), Early()], entry_points=False)
+    impls = reg.implementations("deltarule_epoch_end")
+    # the plugin given last is called first, unless tryfirst says otherwise
+    assert [i.plugin.rsplit(".", 1)[-1] for i in impls] == ["Early", "Late"]
+    for impl in impls:
+        impl.call("S")
+    assert calls == ["early", ("late", "S")]
+
+
+def test_make_plugin_manager_is_the_older_name_of_make_registry():
+    assert deltarule.make_plugin_manager is deltarule.make_registry
+    assert isinstance(deltarule.make_registry(entry_points=False), deltarule.Registry)

@@ -7,7 +7,7 @@ import pytest
 
 import deltarule
 from deltarule.plugins import stopping
-from deltarule.training import State
+from deltarule.loop import RunLog, State
 from deltarule.network import Network
 
 CAT = deltarule.make_plugin_manager(entry_points=False).catalogue()
@@ -70,13 +70,13 @@ def test_patience_state_lives_in_scratch_not_in_the_plugin(data):
     # a tiny network and a hand-driven State: the plugin keeps nothing itself
     net = Network((2, 1), [CAT.get("activations", "identity")],
                   [(np.zeros((2, 1)), np.zeros(1))])
-    history, val_history = [], []
-    state = State(net, {"patience": 2, "min_delta": 0.0}, history, val_history)
+    log = RunLog()
+    state = State(net, {"patience": 2, "min_delta": 0.0}, log=log)
     plugin = stopping.Patience()
     plugin.deltarule_train_start(state=state)
     reasons = []
     for epoch, loss in enumerate([3.0, 2.0, 2.5, 2.0], start=1):
-        state._epoch, state._loss = epoch, loss
+        log.epoch, log.loss = epoch, loss
         net.theta[:] = epoch  # parameters at the end of this epoch
         reasons.append(plugin.deltarule_stop(state=state))
     assert reasons == [None, None, None, "patience"]
@@ -84,7 +84,7 @@ def test_patience_state_lives_in_scratch_not_in_the_plugin(data):
     book = state.scratch["patience"]
     assert book["best"] == 2.0 and book["best_epoch"] == 2
     # epoch 2's loss belongs to the parameters at its start: those after epoch 1
-    restored = state._final_params
+    restored = log.final_params
     assert restored[0][0].tolist() == [[1.0], [1.0]]
 
 
@@ -93,7 +93,8 @@ def test_stop_criteria_off_when_their_setting_is_none(data):
                   [(np.zeros((2, 1)), np.zeros(1))])
     config = {k: None for k in ("max_epochs", "target_loss", "patience", "time_budget",
                                 "gradient_tol")}
-    state = State(net, config, [], [])
-    state._epoch, state._loss = 10**6, 0.0
+    log = RunLog()
+    state = State(net, config, log=log)
+    log.epoch, log.loss = 10**6, 0.0
     for plugin in stopping.PLUGINS:
         assert plugin.deltarule_stop(state=state) is None, plugin.name

@@ -19,16 +19,17 @@ on a *copy* of the package laid out as installed (``core/`` → ``deltarule/``,
 put first on ``PYTHONPATH``: the worktree is never modified.  A mutant is
 *killed* when the command fails (or times out), *survives* when it passes.
 
-What is mutated (the maths and control code, see ``TARGETS``): core's
-network maths (``Network``, ``Workspace``) and loop (``State``,
-``TrainResult``, the epoch generator and its helpers, ``Trainer``'s run
-methods), wherever #10's layout puts them in ``core/``; every function and
-class attribute of every bundled plugin module ``plugins/*.py``.  Not
-mutated: docstrings and strings, argument validation (an ``if`` whose body
-only raises, ``raise`` statements, the arguments of validator calls such as
-``_in_range``, the validator functions themselves), ``__repr__`` and
-``options()`` (presentation), and the capability probe ``_accepts_out``
-(changes speed, not results).
+What is mutated (the maths and control code, see ``CORE_TARGETS``): core's
+network maths (``core/network.py``, ``core/workspace.py``) and loop
+(``core/loop.py``: the run log, ``State``, the epoch and its steps, the stop
+criteria and observers as calls, ``Run``; ``core/trainer.py``:
+``TrainResult`` and ``Trainer``'s run methods); every function and class
+attribute of every bundled plugin module ``plugins/*.py``.  Not mutated:
+docstrings and strings, argument validation (an ``if`` whose body only
+raises, ``raise`` statements, validator calls such as ``_in_range`` — their
+arguments, or the assignment of their result —, the validator functions
+themselves), ``__repr__`` and ``options()`` (presentation).  The stacked
+loop of ``train_many`` (``core/stacked.py``) is not in the scope.
 
 Mutant ids (``file:qualname:kind:digest``) do not depend on line numbers,
 so the list of equivalent mutants (``tools/equivalent_mutants.txt``: one id,
@@ -61,17 +62,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 EQUIVALENT_FILE = ROOT / "tools" / "equivalent_mutants.txt"
 
-# qualified names in core/ (any module: #10 moves them between files)
-CORE_TARGETS = (
-    # network maths
-    "Network", "_views", "_readonly_pairs", "Workspace", "_store",
-    # the loop
-    "State", "_readonly", "TrainResult", "_loop", "_filled_workspace", "_batch_runner",
-    "_validation_loss", "_restore_finite", "_direct_calls",
-    "Trainer.fit", "Trainer.steps", "Trainer.partial_fit", "Trainer._run",
-    "Trainer._new_network", "Trainer._build_optimizer", "Trainer._split",
-    "Trainer._activations_for",
-)
+# core's network maths and loop: qualified names per file
+CORE_TARGETS = {
+    "core/network.py": ("Network", "_views", "_readonly_pairs"),
+    "core/workspace.py": ("Workspace", "_store"),
+    "core/loop.py": ("RunLog", "State", "_readonly", "batch_plan", "step", "epoch_function",
+                     "validation_loss", "stop_criteria", "observers", "_plain_calls",
+                     "Run"),
+    "core/trainer.py": ("TrainResult", "Trainer.fit", "Trainer.steps",
+                        "Trainer.partial_fit", "Trainer._run", "Trainer._new_network",
+                        "Trainer._build_optimizer", "Trainer._split",
+                        "Trainer._activations_for"),
+}
 PLUGIN_FILES = "plugins/*.py"
 # presentation, validation and capability probes: not the maths
 SKIP_FUNCTIONS = {"__repr__", "options", "_own_options", "_number", "_check_lr",
@@ -219,8 +221,9 @@ class _Collector(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Assign(self, node):
-        if self.active:
-            self._delete(node)
+        if self.active and not (isinstance(node.value, ast.Call)
+                                and _call_name(node.value.func) in VALIDATORS):
+            self._delete(node)  # (x = check(x) is validation: not deleted)
         self.visit(node.value)
         for t in node.targets:
             self._visit_target(t)
@@ -374,8 +377,10 @@ def _call_name(func):
     return None
 
 
-def _core_selector(qualname: str) -> bool:
-    return any(qualname == t or qualname.startswith(t + ".") for t in CORE_TARGETS)
+def _selector(targets):
+    def select(qualname: str) -> bool:
+        return any(qualname == t or qualname.startswith(t + ".") for t in targets)
+    return select
 
 
 def _plugin_selector(qualname: str) -> bool:
@@ -385,7 +390,7 @@ def _plugin_selector(qualname: str) -> bool:
 def collect(root: Path = ROOT) -> list[Mutant]:
     """Every mutant of the targets, in file order."""
     out = []
-    files = [(p, _core_selector) for p in sorted((root / "core").rglob("*.py"))]
+    files = [(root / f, _selector(t)) for f, t in CORE_TARGETS.items() if (root / f).is_file()]
     files += [(p, _plugin_selector) for p in sorted(root.glob(PLUGIN_FILES))]
     for path, select in files:
         source = path.read_text(encoding="utf-8")

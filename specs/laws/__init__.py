@@ -11,9 +11,11 @@ from deltarule.specs.laws import (  # noqa: F401  (imported to register the laws
     optimizer,
     initializer,
     stop,
+    model_axis,
     network,
     delta_rule,
     loop,
     machine,
+    many,
     xor,
 )

@@ -100,23 +100,25 @@ PROBE_OPTIONS = dict(max_epochs=10**9, target_loss=-1.0, patience=3, min_delta=0
 @functools.lru_cache(maxsize=None)
 def stop_plugins_reading(option: str) -> tuple[str, ...]:
     """Names of the registered stop criteria that read ``config[option]``."""
-    from deltarule import Network, State, make_plugin_manager
+    from deltarule import Network, State, make_registry
+    from deltarule.loop import RunLog
     from deltarule.plugins.activations import Sigmoid
 
-    reg = make_plugin_manager([], entry_points=False)
+    reg = make_registry([], entry_points=False)
     config = dict(_trainer((1, 1, 1), **PROBE_OPTIONS).config)
     readers = []
-    for impl in reg.pm.hook.deltarule_stop.get_hookimpls():
+    for impl in reversed(reg.implementations("deltarule_stop", wrappers="defer") or ()):
         cfg = _ReadRecorder(config, layers=[1, 1, 1])
         net = Network([1, 1, 1], [Sigmoid()] * 2, [(np.ones((1, 1)), np.zeros(1))] * 2)
-        state = State(net, cfg, [1.0], [])
-        state._epoch, state._loss = 1, 1.0
+        log = RunLog([1.0])
+        log.epoch, log.loss = 1, 1.0
+        state = State(net, cfg, log=log)
         try:
-            impl.function(state)
+            impl.call(state)
         except Exception:  # a probe only; the stop laws judge errors
             pass
         if option in cfg.read:
-            readers.append(impl.plugin_name)
+            readers.append(impl.plugin)
     return tuple(readers)
 
 

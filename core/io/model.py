@@ -12,33 +12,33 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelFileError
-from .network import Network
+from ..catalogue import configure
+from ..errors import ModelFileError
+from ..network import Network
+from ..protocols import capabilities
+from ..registry import make_registry
+from ..version import __version__
+from .npz import META_KEY, load_npz_arrays
 
 FORMAT = "deltarule-model"
 FORMAT_VERSION = 1
-META_KEY = "__deltarule__"
 HISTORY_KEY = "__history__"  # loss per epoch, when saved from a TrainResult
 VAL_HISTORY_KEY = "__val_history__"
 
 
 def _component_record(comp) -> dict:
-    opts = getattr(comp, "options", None)
     record = {"name": comp.name}
-    if callable(opts):
-        record["options"] = opts()
+    if capabilities(comp).options:
+        record["options"] = comp.options()
     return record
 
 
 def save(model, path) -> Path:
     """Write ``model`` (a :class:`TrainResult` or :class:`Network`) to ``path``."""
-    from . import __version__
-
     net: Network = getattr(model, "network", model)
     if not isinstance(net, Network):
         raise TypeError(f"save() needs a TrainResult or Network, got {type(model).__name__}")
@@ -98,29 +98,6 @@ def _json_default(obj):
     return str(obj)
 
 
-def load_npz_arrays(path, error: type[Exception], what: str) -> dict[str, np.ndarray]:
-    """Every array of the ``.npz`` file ``path``, never unpickling anything.
-
-    Anything else — not a zip, a bare ``.npy``, pickled object arrays, a
-    damaged or truncated archive — raises ``error`` saying which, for ``what``
-    the file should have been ("a deltarule model", "a data file").
-    """
-    name = repr(str(path))
-    if not zipfile.is_zipfile(path):
-        raise error(f"{name} is not a .npz (zip) file, so not {what}")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except ValueError as exc:
-        raise error(
-            f"{name} holds pickled objects, which deltarule never loads (unsafe); "
-            f"it is not {what} ({exc})"
-        ) from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise error(f"{name} is damaged or truncated, not {what} that can be read: "
-                    f"{exc}") from None
-
-
 def read_metadata(path) -> tuple[dict, dict[str, np.ndarray]]:
     """``(metadata, arrays)`` of a model file, refusing anything unsafe."""
     path = Path(path)
@@ -149,9 +126,6 @@ def read_metadata(path) -> tuple[dict, dict[str, np.ndarray]]:
 
 def load(path, *, plugins=(), entry_points=None) -> Network:
     """Read a model written by :func:`save`; ``plugins`` supply custom activations."""
-    from .manager import make_plugin_manager
-    from .training import configure
-
     meta, arrays = read_metadata(path)
     try:
         layers = [int(n) for n in meta["layers"]]
@@ -160,7 +134,7 @@ def load(path, *, plugins=(), entry_points=None) -> Network:
         params = [(arrays[f"W{l}"], arrays[f"b{l}"]) for l in range(1, len(layers))]
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{str(path)!r} is incomplete: missing {exc}") from None
-    catalogue = make_plugin_manager(plugins, entry_points=entry_points).catalogue()
+    catalogue = make_registry(plugins, entry_points=entry_points).catalogue()
     acts = []
     for rec in records:
         comp = catalogue.get("activations", rec["name"])

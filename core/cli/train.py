@@ -1,21 +1,11 @@
-"""The ``deltarule`` command line.
+"""``deltarule train``: train a network on a preset or a data file, and report.
 
-``deltarule train xor``            train the document's XOR network and print the result
-``deltarule train digits``         scikit-learn's digits, 64-128-10, softmax + cross-entropy
-``deltarule train DATA --target Y``  train on a CSV/TSV/.npz file
-``deltarule predict MODEL DATA``   write a saved model's predictions as CSV
-``deltarule plot MODEL [DATA]``    draw a saved model's loss curve / decision boundary
-``deltarule plugins``              list every registered plugin and its components
-``deltarule spec``                 run the executable specification suite
-
-Every error prints ``deltarule: error: …`` on standard error and exits with
-status 2.  Ctrl-C during training ends the run cleanly: the result is still
-printed and ``--save`` still writes the model, then the exit status is 130.
+Also the data loading shared with ``predict`` and ``plot``: a preset name
+or a data file, split into inputs and targets (:func:`load_data`).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -26,71 +16,39 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, DataError, DeltaRuleError
-from .training import _DEFAULTS
+from .. import config
+from ..errors import ConfigError, DataError
+from .parser import EXIT_INTERRUPTED, parse_names, parse_option, parse_seed, parse_widths
 
-EXIT_ERROR = 2
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C; the work is saved
-
-# the library's defaults, used when neither the preset nor the user sets an option
-GENERIC = {key: _DEFAULTS[key] for key in ("activation", "loss", "optimizer", "init", "lr",
-                                          "batch_size", "validation_split")}
-GENERIC["epochs"] = _DEFAULTS["max_epochs"]
+# the run option behind each flag (argparse's dest -> deltarule.config name); a
+# flag's default is None, meaning "the preset's value, else the option's default"
+FLAG_OPTIONS = {
+    "layers": "layers",
+    "hidden": "layers",
+    "activation": "activation",
+    "loss": "loss",
+    "optimizer": "optimizer",
+    "init": "init",
+    "dtype": "dtype",
+    "lr": "lr",
+    "epochs": "max_epochs",
+    "batch_size": "batch_size",
+    "target_loss": "target_loss",
+    "patience": "patience",
+    "time_budget": "time_budget",
+    "validation_split": "validation_split",
+    "seed": "seed",
+    "threads": "threads",
+}
+# the flags that are not run options: which data, which plugins, what to write
+OTHER_FLAGS = ("data", "target", "columns", "one_hot", "plugin", "option", "save", "plot",
+               "json", "quiet")
 DEFAULT_HIDDEN = (3,)  # the document's hidden width
 TABLE_MAX_ROWS = 8  # outputs are listed beside their targets for data this small
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, with errors in deltarule's one format and status 2."""
-
-    def error(self, message):
-        self.exit(EXIT_ERROR, f"deltarule: error: {message}\n"
-                              f"(run '{self.prog} --help' to see the options)\n")
-
-
-def _widths(option: str, example: str):
-    """An argparse type for comma-separated layer widths."""
-
-    def parse(text: str) -> list[int]:
-        try:
-            return [int(part) for part in text.split(",") if part.strip()]
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{option} takes comma-separated widths such as {example}, got {text!r}"
-            ) from None
-
-    return parse
-
-
-def _seed(text: str) -> int:
-    try:
-        seed = int(text)
-    except ValueError:
-        seed = -1
-    if seed < 0:
-        raise argparse.ArgumentTypeError(f"--seed takes a whole number ≥ 0, got {text!r}")
-    return seed
-
-
-def _names(text: str) -> list[str]:
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError(f"expected comma-separated column names, got {text!r}")
-    return names
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-
-    parser = _Parser(
-        prog="deltarule",
-        description="Back-propagation in NumPy, every step a pluggy plugin.",
-        epilog="Errors exit with status 2; Ctrl-C during training saves the work "
-               "and exits with 130. See docs/cli.md.",
-    )
-    parser.add_argument("--version", action="version", version=f"deltarule {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
+def add_parser(sub):
+    """Add the ``train`` sub-command to the ``deltarule`` subparsers ``sub``."""
     tr = sub.add_parser(
         "train", help="train a network on a preset (xor, digits) or a data file",
         description="Train a network and print the final loss, the stop reason and "
@@ -99,28 +57,29 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("data", help="a preset ('xor': the document's example; 'digits': "
                                  "scikit-learn's digits) or a data file (.csv, .tsv, .npz)")
     g = tr.add_argument_group("data files")
-    g.add_argument("--target", type=_names, metavar="COL[,COL...]",
+    g.add_argument("--target", type=parse_names, metavar="COL[,COL...]",
                    help="the target column(s); the other columns are the inputs")
-    g.add_argument("--columns", type=_names, metavar="COL[,COL...]",
+    g.add_argument("--columns", type=parse_names, metavar="COL[,COL...]",
                    help="input columns (default: every column that is not a target)")
     g.add_argument("--one-hot", action="store_true",
                    help="the single target column holds class labels 0,1,2,…: train "
                         "one output per class")
     g = tr.add_argument_group("network")
     shape = g.add_mutually_exclusive_group()
-    shape.add_argument("--layers", type=_widths("--layers", "2,3,1"), default=None,
+    shape.add_argument("--layers", type=parse_widths("--layers", "2,3,1"), default=None,
                        help="every layer width, inputs first: 2,3,1 (xor's default) "
                             "or 2,3,2,1 (the document's second example)")
-    shape.add_argument("--hidden", type=_widths("--hidden", "8 or 16,8"), default=None, metavar="W[,W...]",
+    shape.add_argument("--hidden", type=parse_widths("--hidden", "8 or 16,8"), default=None, metavar="W[,W...]",
                        help="hidden widths only; inputs and outputs come from the data "
                             "(default for data files: 3)")
-    g.add_argument("--activation", type=_names, default=None, metavar="NAME[,NAME...]",
+    g.add_argument("--activation", type=parse_names, default=None, metavar="NAME[,NAME...]",
                    help="one activation for every layer, or one per layer "
                         "(default sigmoid; digits: sigmoid,softmax)")
     g.add_argument("--loss", default=None, help="default mse (digits: cross_entropy)")
     g.add_argument("--optimizer", default=None, help="default sgd")
     g.add_argument("--init", default=None, help="default randn")
-    g.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    g.add_argument("--dtype", default=None, choices=["float64", "float32"],
+                   help="default float64")
     g.add_argument("--plugin", action="append", default=[], metavar="MODULE:ATTR",
                    help="register a plugin by dotted path (repeatable)")
     g = tr.add_argument_group("training")
@@ -139,10 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--validation-split", type=float, default=None, metavar="FRACTION",
                    help="hold out this fraction of the rows to measure the validation "
                         "loss (digits: 0.2)")
-    g.add_argument("--seed", type=_seed, default=None,
+    g.add_argument("--seed", type=parse_seed, default=None,
                    help="random seed (default: a fresh one, printed so you can repeat it)")
     g.add_argument("--threads", type=int, default=None, metavar="N",
                    help="cap the BLAS threads (needs threadpoolctl)")
+    g.add_argument("-o", "--option", type=parse_option, action="append", default=[],
+                   metavar="NAME=VALUE",
+                   help="set any run option, including those a --plugin declares, e.g. "
+                        "min_delta=0.001 (repeatable; VALUE is read as JSON, else text)")
     g = tr.add_argument_group("output")
     g.add_argument("--save", metavar="MODEL.npz", help="write the trained model here")
     g.add_argument("--plot", metavar="FILE.png",
@@ -152,53 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print one JSON object instead of the text report")
     g.add_argument("--quiet", action="store_true", help="no progress bar or notes")
     tr.set_defaults(func=cmd_train)
-
-    pr = sub.add_parser(
-        "predict", help="write a saved model's predictions as CSV",
-        description="Read MODEL (written by train --save) and DATA; write one CSV row "
-                    "of outputs per data row.",
-    )
-    pr.add_argument("model", help="a model file written by 'deltarule train --save'")
-    pr.add_argument("data", help="a data file (.csv, .tsv, .npz; '-' for CSV on stdin) "
-                                 "or a preset name")
-    _data_selection(pr)
-    pr.add_argument("--argmax", action="store_true",
-                    help="write the index of the largest output (the class) instead")
-    pr.add_argument("--out", metavar="FILE.csv", help="write here instead of stdout")
-    pr.add_argument("--plugin", action="append", default=[], metavar="MODULE:ATTR",
-                    help="plugins providing the model's custom activations")
-    pr.set_defaults(func=cmd_predict)
-
-    pt = sub.add_parser(
-        "plot", help="draw a saved model's loss curve and decision boundary",
-        description="Draw the loss curve stored in MODEL and, for two inputs, the "
-                    "decision boundary (with DATA's points if given).",
-    )
-    pt.add_argument("model", help="a model file written by 'deltarule train --save'")
-    pt.add_argument("data", nargs="?", help="optional data file or preset for the points")
-    _data_selection(pt)
-    pt.add_argument("--out", required=True, metavar="FILE.png", help="the picture to write")
-    pt.add_argument("--plugin", action="append", default=[], metavar="MODULE:ATTR")
-    pt.set_defaults(func=cmd_plot)
-
-    pl = sub.add_parser("plugins", help="list registered plugins and their components")
-    pl.add_argument("--plugin", action="append", default=[], metavar="MODULE:ATTR")
-    pl.set_defaults(func=cmd_plugins)
-
-    try:
-        from .spec_cli import add_spec_parser
-    except ImportError:  # pragma: no cover - spec runner not installed
-        pass
-    else:
-        add_spec_parser(sub)
-    return parser
-
-
-def _data_selection(parser) -> None:
-    parser.add_argument("--target", type=_names, metavar="COL[,COL...]",
-                        help="target column(s) to leave out of the inputs")
-    parser.add_argument("--columns", type=_names, metavar="COL[,COL...]",
-                        help="the input columns (default: all but the targets)")
+    return tr
 
 
 # -- data -------------------------------------------------------------------
@@ -215,10 +132,10 @@ class Data:
     preset: object = None
 
 
-def _load_data(args, *, need_target: bool) -> Data:
+def load_data(args, *, need_target: bool) -> Data:
     """The preset or file named by ``args.data``, split into inputs and targets."""
-    from .data_io import read_table
-    from .datasets import PRESETS
+    from ..io.data import read_table
+    from ..datasets import PRESETS
 
     preset = PRESETS.get(args.data)
     target, columns = getattr(args, "target", None), getattr(args, "columns", None)
@@ -260,7 +177,7 @@ def _short(names, keep: int = 6) -> str:
 
 
 def _one_hot(y, targets, source):
-    from .datasets import one_hot
+    from ..datasets import one_hot
 
     if len(targets) != 1:
         raise ConfigError(
@@ -291,7 +208,7 @@ def _accuracy(y: np.ndarray, y_hat: np.ndarray) -> float | None:
 # -- train ------------------------------------------------------------------
 
 
-def _check_output_path(path, option: str) -> None:
+def check_output_path(path, option: str) -> None:
     if path is None:
         return
     folder = Path(path).parent
@@ -302,16 +219,35 @@ def _check_output_path(path, option: str) -> None:
 
 
 def _resolve(args, preset) -> dict:
-    """Every training option: the command line, else the preset, else the default."""
-    base = {**GENERIC, **(preset.options if preset else {})}
-    opts = {}
-    for key in GENERIC:
-        given = getattr(args, key)
-        opts[key] = base[key] if given is None else given
-    act = opts["activation"]
+    """The run options given: the command line, else the preset's.
+
+    Options left unset get their defaults from :mod:`deltarule.config` (in
+    :class:`~deltarule.Trainer`); ``layers`` is decided by :func:`_layers_for`.
+    """
+    opts = {k: v for k, v in (preset.options if preset else {}).items() if k != "layers"}
+    for dest, name in FLAG_OPTIONS.items():
+        given = getattr(args, dest)
+        if given is not None and name != "layers":
+            opts[name] = given
+    seen = set()
+    for name, value in args.option:
+        flag = next((f"--{d.replace('_', '-')}" for d, n in FLAG_OPTIONS.items()
+                     if n == name), None)
+        if flag is not None:
+            raise ConfigError(f"--option {name}=…: {name} has its own flag; use {flag}")
+        if name in seen:
+            raise ConfigError(f"--option {name} is given twice; give it once")
+        seen.add(name)
+        opts[name] = value
+    act = opts.get("activation")
     if isinstance(act, (list, tuple)):
         opts["activation"] = act[0] if len(act) == 1 else list(act)
     return opts
+
+
+def _option(opts: dict, name: str):
+    """The value a run uses: the given one, else ``deltarule.config``'s default."""
+    return opts[name] if name in opts else config.CORE[name].default
 
 
 def _layers_for(args, preset, data: Data) -> list[int]:
@@ -341,7 +277,7 @@ def _progress_plugin(args):
     """The progress-bar observer, when stderr is a terminal and not ``--quiet``."""
     if args.quiet or not sys.stderr.isatty():
         return None
-    from .progress import ProgressBar
+    from ..progress import ProgressBar
 
     try:
         return ProgressBar()
@@ -351,52 +287,45 @@ def _progress_plugin(args):
 
 
 def cmd_train(args) -> int:
-    from .data_io import holdout
-    from .model_io import save
-    from .threads import limit_blas_threads
-    from .training import Trainer
+    from ..io.model import save
+    from ..threads import limit_blas_threads
+    from ..trainer import Trainer
 
     if args.plot:
-        from .plotting import require_matplotlib
+        from ..plotting import require_matplotlib
 
         require_matplotlib()
     with limit_blas_threads(args.threads):
         pass  # fails now, not after training, if threadpoolctl is missing
-    _check_output_path(args.save, "--save")
-    _check_output_path(args.plot, "--plot")
+    check_output_path(args.save, "--save")
+    check_output_path(args.plot, "--plot")
 
-    data = _load_data(args, need_target=True)
+    data = load_data(args, need_target=True)
     preset = data.preset
     opts = _resolve(args, preset)
     layers = _layers_for(args, preset, data)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
 
-    X, y, validation = data.X, data.y, None
-    if opts["validation_split"] is not None:
-        # an independent stream, so the initial weights do not depend on the split
-        split_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
-        tr, va = holdout(len(X), opts["validation_split"], split_rng)
-        X, y, validation = data.X[tr], data.y[tr], (data.X[va], data.y[va])
+    opts["seed"] = seed
 
     plugins = list(args.plugin)
     bar = _progress_plugin(args)
     if bar is not None:
         plugins.append(bar)
-    trainer = Trainer(
-        layers, activation=opts["activation"], loss=opts["loss"],
-        optimizer=opts["optimizer"], init=opts["init"], lr=opts["lr"],
-        max_epochs=opts["epochs"], target_loss=args.target_loss,
-        batch_size=opts["batch_size"], patience=args.patience,
-        time_budget=args.time_budget, seed=seed, dtype=args.dtype,
-        threads=args.threads, plugins=plugins,
-    )
-    result = trainer.fit(X, y, validation_data=validation)
+    # the trainer holds out validation_split of the rows (from a child stream of
+    # the seed), exactly as deltarule.train(..., seed=seed) would
+    trainer = Trainer(layers, plugins=plugins, **opts)
+    result = trainer.fit(data.X, data.y)
+    X, y, validation = data.X, data.y, None
+    if trainer.validation_rows is not None:
+        tr, va = trainer.validation_rows
+        X, y, validation = data.X[tr], data.y[tr], (data.X[va], data.y[va])
     interrupted = result.stop_reason == "interrupted"
 
     saved = save(result, args.save) if args.save else None
     plotted = None
     if args.plot:
-        from .plotting import save_figure
+        from ..plotting import save_figure
 
         plotted = save_figure(
             args.plot, history=result.history, val_history=result.val_history,
@@ -435,10 +364,10 @@ def _train_report(data, opts, layers, seed, result, X, y, validation, saved,
         "activations": list(comps.get("activations", [])),
         "loss": comps.get("loss"),
         "optimizer": comps.get("optimizer"),
-        "init": opts["init"],
-        "lr": opts["lr"],
-        "batch_size": opts["batch_size"],
-        "validation_split": opts["validation_split"],
+        "init": _option(opts, "init"),
+        "lr": _option(opts, "lr"),
+        "batch_size": _option(opts, "batch_size"),
+        "validation_split": _option(opts, "validation_split"),
         "seed": seed,
         "epochs": result.epochs,
         "stop_reason": result.stop_reason,
@@ -510,122 +439,3 @@ def _print_outputs_table(rows, features, targets) -> None:
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(heads)]
     for cells in [heads, *body]:
         print("  " + " ".join(c.rjust(w) for c, w in zip(cells, widths)))
-
-
-# -- predict / plot ----------------------------------------------------------
-
-
-def _model_inputs(args, net, model_path) -> Data:
-    data = _load_data(args, need_target=False)
-    if data.X.shape[1] != net.layers[0]:
-        raise DataError(
-            f"{data.name} gives {data.X.shape[1]} input column(s) "
-            f"({', '.join(data.features)}) but {model_path} expects {net.layers[0]}; "
-            "choose the inputs with --columns, or leave out target columns with --target"
-        )
-    return data
-
-
-def cmd_predict(args) -> int:
-    from .data_io import write_csv
-    from .model_io import load
-
-    net = load(args.model, plugins=args.plugin)
-    data = _model_inputs(args, net, args.model)
-    Y = net.predict(data.X)
-    if args.argmax:
-        header, rows = ["class"], np.argmax(Y, axis=1).reshape(-1, 1)
-    else:
-        k = Y.shape[1]
-        if len(data.targets) == k:
-            header = list(data.targets)
-        else:
-            header = ["y"] if k == 1 else [f"y{i + 1}" for i in range(k)]
-        rows = Y
-    if args.out:
-        _check_output_path(args.out, "--out")
-        with open(args.out, "w", newline="", encoding="utf-8") as fh:
-            write_csv(fh, header, rows)
-    else:
-        write_csv(sys.stdout, header, rows)
-    return 0
-
-
-def cmd_plot(args) -> int:
-    from .model_io import HISTORY_KEY, VAL_HISTORY_KEY, load, read_metadata
-    from .plotting import require_matplotlib, save_figure
-
-    require_matplotlib()
-    _check_output_path(args.out, "--out")
-    _, arrays = read_metadata(args.model)
-    net = load(args.model, plugins=args.plugin)
-    X = y = None
-    names = None
-    if args.data is not None:
-        data = _model_inputs(args, net, args.model)
-        X, names = data.X, data.features
-        if data.y.shape[1] == net.layers[-1]:
-            y = data.y
-    elif args.target or args.columns:
-        raise ConfigError("--target and --columns select columns of DATA; give a data file")
-    path = save_figure(
-        args.out, history=arrays.get(HISTORY_KEY, ()),
-        val_history=arrays.get(VAL_HISTORY_KEY, ()), network=net, X=X, y=y, names=names,
-        title=f"{Path(args.model).name}: {'-'.join(map(str, net.layers))}",
-    )
-    print(f"wrote {path}")
-    return 0
-
-
-# -- plugins ------------------------------------------------------------------
-
-
-def cmd_plugins(args) -> int:
-    from .manager import FAMILIES, SINGULAR, make_plugin_manager
-
-    reg = make_plugin_manager(args.plugin)
-    catalogue = reg.catalogue()
-    provided: dict[str, list[str]] = {}
-    for family, table in catalogue.families.items():
-        for name, entry in table.items():
-            provided.setdefault(entry.plugin, []).append(f"{SINGULAR[family]} {name}")
-    for name, origin, plugin in reg.plugins():
-        hooks = sorted(
-            h.name for h in reg.pm.get_hookcallers(plugin) or ()
-        )
-        comps = provided.get(name, [])
-        print(f"{name}  [{origin}]")
-        if comps:
-            print(f"    provides: {', '.join(sorted(comps))}")
-        others = [h for h in hooks if h not in FAMILIES.values()]
-        if others:
-            print(f"    hooks:    {', '.join(others)}")
-    return 0
-
-
-def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return EXIT_ERROR
-    try:
-        return args.func(args)
-    except DeltaRuleError as exc:
-        print(f"deltarule: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except BrokenPipeError:
-        # the reader went away (e.g. `| head`): stop quietly, as cat does
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 1
-    except OSError as exc:
-        print(f"deltarule: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:  # outside training: nothing to keep
-        print("deltarule: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

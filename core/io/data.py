@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-import numbers
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +30,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .errors import ConfigError, DataError
-from .model_io import META_KEY, load_npz_arrays
-
+from ..errors import DataError
+from .npz import META_KEY, load_npz_arrays
 
 
 @dataclass(frozen=True)
@@ -312,25 +310,3 @@ def write_csv_text(columns: Sequence[str], data: np.ndarray) -> str:
     buf = io.StringIO()
     write_csv(buf, columns, data)
     return buf.getvalue()
-
-
-def holdout(n: int, fraction: float, rng: np.random.Generator):
-    """Row indices ``(train, validation)``: a random ``fraction`` held out.
-
-    ``round(n · fraction)`` rows are held out; both parts must keep at least
-    one row.  Only ``rng`` is used for randomness.
-    """
-    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) \
-            or not 0 < fraction < 1:
-        raise ConfigError(
-            f"the validation split must be a fraction strictly between 0 and 1, "
-            f"got {fraction!r}"
-        )
-    n_val = int(round(n * fraction))
-    if n_val < 1 or n_val >= n:
-        raise ConfigError(
-            f"a validation split of {fraction} of {n} samples leaves {n - n_val} for "
-            f"training and {n_val} for validation; both need at least 1"
-        )
-    order = rng.permutation(n)
-    return np.sort(order[n_val:]), np.sort(order[:n_val])

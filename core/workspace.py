@@ -1,0 +1,144 @@
+"""Workspaces: the buffers and pre-bound op lists of the per-step hot path.
+
+A :class:`Workspace` is built once per run (per distinct batch size) from a
+:class:`~deltarule.network.Network` and a loss; the loop then runs its
+``forward_ops``, ``loss_value`` and ``backward_ops`` without allocating.
+The maths is that of :mod:`deltarule.network` (see its docstring)::
+
+    forward:   z_l = a_{l-1} W_l + b_l,  a_l = f_l(z_l)
+    backward:  δ_L = ∂L/∂ŷ ⊙ f_L'(z_L),  δ_l = (δ_{l+1} W_{l+1}ᵀ) ⊙ f_l'(z_l)
+               ∂L/∂W_l = a_{l-1}ᵀ δ_l,   ∂L/∂b_l = Σ_samples δ_l
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from .errors import ComponentError
+from .network import Network
+from .protocols import capabilities
+
+
+class Workspace:
+    """Buffers and pre-bound kernels for one batch size: the per-step hot path.
+
+    Built once per run (per distinct batch size).  The forward pass and the
+    delta rule are flattened into lists of argument-free operations
+    (``functools.partial`` of ufuncs and of the components' bound methods)
+    whose buffers are fixed here, so a step is ``for op in ops: op()`` with
+    no allocation by bundled components, no branching and no pluggy call.
+
+    Buffers, for ``n = n_rows``: ``x (n, n_0)``, ``y (n, n_L)``, and per layer
+    ``z_l, a_l, g_l, d_l`` of shape ``(n, n_l)``; ``g_l`` holds ``∂L/∂a_l``
+    and then ``δ_l`` in place (``d_l`` holds ``f'(z_l)``, or ``δ_l`` for a
+    vjp activation).
+    """
+
+    def __init__(self, net: Network, loss, n_rows: int, *, x=None, y=None,
+                 backward: bool = True):
+        """``x``/``y``: arrays to read the batch from instead of own buffers
+        (C-contiguous, the network's dtype; never written); ``backward=False``
+        builds the forward pass only (validation)."""
+        self.net = net
+        self.loss = loss
+        dt = net.dtype
+        self.n_rows = n_rows
+        self.x = np.empty((n_rows, net.layers[0]), dtype=dt) if x is None else x
+        self.y = np.empty((n_rows, net.layers[-1]), dtype=dt) if y is None else y
+        shape = [(n_rows, n) for n in net.layers[1:]]
+        self.z = [np.empty(s, dtype=dt) for s in shape]
+        self.a = [np.empty(s, dtype=dt) for s in shape]
+        self.y_hat = self.a[-1]
+        self.forward_ops = self._forward_ops()
+        if backward:
+            self.g = [np.empty(s, dtype=dt) for s in shape]
+            self.d = [np.empty(s, dtype=dt) for s in shape]
+            self.loss_value = self._loss_op()
+            self.backward_ops = self._backward_ops()
+
+    def _forward_ops(self):
+        ops, a_prev = [], self.x
+        for W, b, z, a, act in zip(self.net.weights, self.net.biases, self.z, self.a,
+                                   self.net.activations):
+            ops += [partial(np.dot, a_prev, W, z), partial(np.add, z, b, z)]
+            if capabilities(act).forward_out:
+                ops.append(partial(act.forward, z, out=a))
+            else:
+                ops.append(_store(a, act.forward, z))
+            a_prev = a
+        return ops
+
+    def _loss_op(self):
+        """``() -> L(y, ŷ)``, leaving ``δ_L`` (fused) or ``∂L/∂ŷ`` in ``g_L``."""
+        loss, y, y_hat, g = self.loss, self.y, self.y_hat, self.g[-1]
+        can = capabilities(loss)
+        self.fused = loss.fused_delta(self.net.activations[-1]) if can.fused_delta else None
+        if self.fused is not None:
+            return partial(self.fused, y, y_hat, self.z[-1], g)
+        vg = loss.value_and_gradient if can.value_and_gradient else None
+        if can.value_and_gradient_out:
+            return lambda: vg(y, y_hat, out=g)[0]
+        if vg is not None:
+            def value_and_gradient():
+                value, grad = vg(y, y_hat)
+                np.copyto(g, grad)
+                return value
+            return value_and_gradient
+        value, gradient = loss.value, loss.gradient
+        if can.gradient_out:
+            def separate():
+                gradient(y, y_hat, out=g)
+                return value(y, y_hat)
+        else:
+            def separate():
+                np.copyto(g, gradient(y, y_hat))
+                return value(y, y_hat)
+        return separate
+
+    def _backward_ops(self):
+        net = self.net
+        gW, gb = net.grad_weights, net.grad_biases
+        inputs = [self.x] + self.a[:-1]
+        ops, L = [], net.n_layers
+        delta = None  # δ_{l+1}, set by the layer above before it is read
+        for l in range(L - 1, -1, -1):
+            act, z, a, g, d = net.activations[l], self.z[l], self.a[l], self.g[l], self.d[l]
+            can = capabilities(act)
+            if l < L - 1:
+                # ∂L/∂a_l = δ_{l+1} W_{l+1}ᵀ
+                ops.append(partial(np.dot, delta, net.weights[l + 1].T, g))
+            if l == L - 1 and self.fused is not None:
+                delta = g  # the fused loss wrote δ_L already
+            elif can.elementwise:
+                der = act.derivative
+                if can.derivative_out:
+                    ops.append(partial(der, z, a, out=d))
+                else:
+                    ops.append(_store(d, der, z, a))
+                ops.append(partial(np.multiply, g, d, g))
+                delta = g
+            elif can.vjp:
+                if can.vjp_out:
+                    ops.append(partial(act.vjp, z, a, g, out=d))
+                else:
+                    ops.append(_store(d, act.vjp, z, a, g))
+                delta = d
+            else:
+                raise ComponentError(
+                    f"activation {act.name!r} (layer {l + 1}) has neither "
+                    "derivative(z, a) nor vjp(z, a, g)"
+                )
+            ops.append(partial(np.dot, inputs[l].T, delta, gW[l]))  # ∂L/∂W_l = a_{l-1}ᵀ δ_l
+            ops.append(partial(np.add.reduce, delta, 0, None, gb[l]))  # ∂L/∂b_l = Σ δ_l
+        return ops
+
+
+def _store(buffer, fn, *args):
+    """An op computing ``fn(*args)`` into ``buffer`` (for components without ``out``)."""
+
+    def op():
+        np.copyto(buffer, fn(*args))
+
+    return op

@@ -138,6 +138,7 @@ class ScriptedLoss:
 
     name = "scripted"
     minimum = 0.0
+    model_axis = True  # in a train_many run every model gets the scripted value
 
     def __init__(self, script):
         self.script = [float(v) for v in script]
@@ -146,7 +147,7 @@ class ScriptedLoss:
     def value(self, y, y_hat):
         v = self.script[min(self.calls, len(self.script) - 1)]
         self.calls += 1
-        return v
+        return np.full(len(y_hat), v) if np.ndim(y_hat) == 3 else v
 
     def gradient(self, y, y_hat):
         return np.subtract(y_hat, y)

@@ -143,8 +143,8 @@ def max_epochs(_, ctx):
         if assert_reported(result, rec) != "max_epochs":
             raise Violation(f"max_epochs={n}: stop reason {result.stop_reason!r}")
 
-    for n in (1, 2, 3, 7):
-        guarded(lambda: body(n), f"max_epochs = {n}")
+    for n in (1, 2, 3, 7, np.int64(4)):
+        guarded(lambda: body(n), f"max_epochs = {n!r}")
     ctx.search(body, st.integers(1, 60), describe=lambda n: f"max_epochs = {n}", scale=0.5)
 
 
@@ -167,6 +167,9 @@ def target_loss(_, ctx):
                             f"{result.epochs} epochs ({reason!r}); expected {want}")
 
     guarded(lambda: body(([1.0, 0.5, 0.5, 0.2], 0.5)), "losses [1, .5, .5, .2], target .5")
+    # a NumPy number is a valid option value: the reason is still the string
+    guarded(lambda: body(([1.0, 0.5, 0.5, 0.2], np.float64(0.5))),
+            "losses [1, .5, .5, .2], target np.float64(0.5)")
     guarded(lambda: body(([3.0, 2.0], 2.0)), "losses [3, 2], target 2")
     ctx.search(body, st.tuples(st.lists(floats(0.0, 2.0), min_size=1, max_size=40),
                                floats(0.0, 2.0)),
@@ -245,6 +248,11 @@ def patience(_, ctx):
             raise Violation(f"{label}: the best epoch is {best}; the run must end with "
                             f"its parameters ({which}): {_params_diff(result.params, want)}")
 
+    # patience alone stops a run of unknown length (max_epochs=None)
+    alone, _ = harness.scripted_run([3.0, 2.0, 2.5, 2.2, 2.1], patience=2, max_epochs=None)
+    if (alone.stop_reason, alone.epochs) != ("patience", 4):
+        raise Violation(f"patience=2 with max_epochs=None: {alone.stop_reason!r} after "
+                        f"{alone.epochs} epochs; expected 'patience' after 4")
     for ex in (([3.0, 2.0, 2.5, 2.2, 2.1, 1.0], 3, 0.0, False),
                ([3.0, 2.0, 2.5, 2.2, 2.1, 1.0], 3, 0.0, True),
                ([1.0, 0.9, 0.95, 0.85, 0.9], 1, 0.06, False)):
@@ -278,6 +286,12 @@ def time_budget(_, ctx):
                         "100 000 epochs)")
     if not 0.1 <= result.elapsed < 0.1 + 10.0:
         raise Violation(f"time_budget=0.1: stopped after {result.elapsed:.3g} s")
+    alone = deltarule.train(harness.TINY_X, harness.TINY_Y, layers=[2, 3, 1], seed=0,
+                            max_epochs=None, time_budget=np.float64(0.05),
+                            plugins=[harness.Guard(seconds=5.0)], entry_points=False)
+    if not (isinstance(alone.stop_reason, str) and alone.stop_reason == "time_budget"):
+        raise Violation(f"time_budget=0.05 with max_epochs=None stopped with "
+                        f"{alone.stop_reason!r}")
     quick, rec2 = harness.scripted_run([1.0], max_epochs=5, time_budget=3600.0)
     if quick.epochs != 5 or assert_reported(quick, rec2) != "max_epochs":
         raise Violation(f"time_budget=3600 cut a 5-epoch run: {quick.epochs} epochs, "
@@ -312,6 +326,13 @@ def gradient_tol(_, ctx):
             raise Violation(f"gradient_tol = {tol!r} (the norm of epoch {expected} exactly): "
                             f"stopped after {result.epochs} epochs ({reason!r}); expected "
                             f"{expected} ('gradient_norm')")
+    alone = deltarule.train(harness.TINY_X, harness.TINY_Y, layers=[2, 3, 1], lr=0.5,
+                            seed=0, max_epochs=None, gradient_tol=np.float64(min(norms)),
+                            plugins=[harness.Guard(120)], entry_points=False)
+    if not isinstance(alone.stop_reason, str) or (alone.stop_reason, alone.epochs) != (
+            "gradient_norm", norms.index(min(norms)) + 1):
+        raise Violation(f"gradient_tol with max_epochs=None: {alone.stop_reason!r} after "
+                        f"{alone.epochs} epochs")
     never, rec3 = harness.scripted_run([1.0], max_epochs=5, gradient_tol=1e-300)
     if never.epochs != 5 or assert_reported(never, rec3) != "max_epochs":
         raise Violation("gradient_tol=1e-300 stopped a run early")
@@ -445,7 +466,8 @@ def history(_, ctx):
     full batch, to 1e-12 relative), val_history[k] the validation loss of the
     parameters at the end of epoch k+1; state.epoch, state.loss, state.val_loss,
     state.history and state.val_history say the same at every epoch_end, and the
-    result's history, val_history, epochs and loss agree.
+    result's history, val_history, epochs and loss agree; a run of unknown length
+    keeps every epoch, and a State built by hand over given logs shows them.
     """
     from deltarule.plugins.losses import MSE
 
@@ -492,6 +514,15 @@ def history(_, ctx):
                 len(result.val_history) != 6:
             raise Violation(f"{opts}: result.epochs {result.epochs}, loss {result.loss!r}, "
                             f"{len(result.val_history)} validation losses")
+    # a State built by hand over given logs shows them
+    from deltarule import Network, State
+
+    net = Network([1, 1], [trainer.catalogue.get("activations", "sigmoid")],
+                  [(np.ones((1, 1)), np.zeros(1))])
+    hand = State(net, {}, [3.0, 2.0], [4.0])
+    if list(hand.history) != [3.0, 2.0] or list(hand.val_history) != [4.0]:
+        raise Violation(f"State(net, config, [3.0, 2.0], [4.0]) shows history "
+                        f"{list(hand.history)} and val_history {list(hand.val_history)}")
     # a run of unknown length (max_epochs=None): the logs grow as it goes
     script = [10.0 - 0.1 * k for k in range(70)]
     pair = _PairScript(script, [s + 1.0 for s in script])
@@ -800,8 +831,8 @@ def permutation(_, ctx):
 def observers(_, ctx):
     """Observers see the run: deltarule_train_start once before the first epoch
     (epoch 0), deltarule_epoch_end once per epoch in order, deltarule_train_end once
-    with the stop reason; state.params and state.grads are read-only views of the
-    live parameters and gradients (writing to them raises).
+    with the stop reason; state.params, state.grads, state.history and
+    state.val_history are read-only (writing to them raises).
     """
     class Watch:
         def __init__(self):
@@ -814,14 +845,14 @@ def observers(_, ctx):
         @hookimpl
         def deltarule_epoch_end(self, state):
             self.calls.append(("epoch", state.epoch))
-            for W, b in list(state.params) + list(state.grads):
-                for arr in (W, b):
-                    try:
-                        arr[...] = 0.0
-                    except ValueError:
-                        continue
-                    raise Violation("an observer could write into state.params or "
-                                    "state.grads")
+            arrays = [x for pair in list(state.params) + list(state.grads) for x in pair]
+            for arr in arrays + [state.history, state.val_history]:
+                try:
+                    arr[...] = 0.0
+                except ValueError:
+                    continue
+                raise Violation("an observer could write into state.params, "
+                                "state.grads or state.history")
 
         @hookimpl
         def deltarule_train_end(self, state):

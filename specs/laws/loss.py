@@ -577,6 +577,20 @@ def textbook(loss, ctx):
                     expect_close(f"{what}: gradient vs the textbook", g, g_ref,
                                  1e-300 + rtol * np.abs(g_ref),
                                  inputs={"y": yd, "y_hat": pd})
+                    vg = getattr(comp, "value_and_gradient", None)
+                    forms = [] if not callable(vg) else [
+                        ("value_and_gradient", lambda: vg(yd.copy(), pd.copy()))]
+                    if callable(vg) and accepts_out(vg):
+                        forms.append(("value_and_gradient(out=)", lambda: vg(
+                            yd.copy(), pd.copy(), out=np.empty_like(pd))))
+                    for form, call in forms:
+                        v2, g2 = call()
+                        if not abs(float(v2) - v_ref) <= 1e-300 + rtol * abs(v_ref):
+                            raise Violation(f"{what}: {form} value = {float(v2)!r}, "
+                                            f"textbook {float(v_ref)!r}")
+                        expect_close(f"{what}: {form} gradient vs the textbook",
+                                     np.asarray(g2, dtype=np.float64), g_ref,
+                                     1e-300 + rtol * np.abs(g_ref))
             if loss.name in FUSED and ctx.registry is not None:
                 act_name, exact = FUSED[loss.name]
                 act = ctx.registry.catalogue().get("activations", act_name)

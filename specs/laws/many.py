@@ -34,8 +34,16 @@ def equivalent(X, y, seeds, grid=None, **options):
     """Run ``train_many`` and every single run; compare them model by model."""
     import deltarule
 
+    import warnings
+
     grid = grid or {}
-    many = deltarule.train_many(X, y, seeds=seeds, **grid, **options, entry_points=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        many = deltarule.train_many(X, y, seeds=seeds, **grid, **options,
+                                    entry_points=False)
+    if many.notes:
+        raise Violation(f"a bundled component took the per-model fallback ({options}): "
+                        f"{many.notes[0]}")
     want = len(seeds) * int(np.prod([len(v) for v in grid.values()] or [1]))
     if len(many) != want:
         raise Violation(f"train_many gave {len(many)} models; expected {want}")
@@ -176,7 +184,8 @@ def equivalence(_, ctx):
     paths), optimizer (with a learning-rate grid), initializer and stop criterion
     (max_epochs, target_loss, patience on the training and the validation loss,
     gradient_tol), full batch and mini-batch, float64 and float32, with
-    validation_split, validation_data, a layers grid and divergence.  The default
+    validation_split, validation_data, a layers grid and divergence; and no bundled
+    component takes the per-model fallback (each declares the model axis).  The default
     profile runs each component once, alternating batch and dtype; ci and
     thorough run the whole matrix.
     """

@@ -187,10 +187,14 @@ class Runner:
         if self.ctx.seed is not None:
             cmd += ["--seed", str(self.ctx.seed)]
         text = " ".join(shlex.quote(c) for c in cmd)
-        if subject.path is None and subject.family != CORE_FAMILY and not \
-                subject.plugin.startswith(BUNDLED_PREFIX) and not all(
-                    m.plugin.startswith(BUNDLED_PREFIX) for m in subject.members or [1]
-                    if isinstance(m, Subject)):
+        members = subject.members or (subject,)
+        unreachable = subject.family != CORE_FAMILY and subject.path is None and any(
+            not m.plugin.startswith(BUNDLED_PREFIX) for m in members)
+        if subject.plugin == "<direct>":
+            return (f"deltarule.specs.check_component(<the component>, "
+                    f"{subject.family!r}, laws=[{item.id!r}])" + (
+                        f" with seed={self.ctx.seed}" if self.ctx.seed is not None else ""))
+        if unreachable:  # registered as an object: the command line cannot load it
             text = (f"deltarule.specs.check_plugin(<the plugin>, laws=[{item.id!r}], "
                     f"components=[{subject.name!r}]) (or, with the plugin importable as "
                     f"module:attr, {text} --plugin module:attr)")

@@ -573,7 +573,7 @@ def test_a_seed_changes_the_examples_but_the_verdict_of_a_broken_component_holds
     for seed in (1, 2):
         report = check_component(B.NarrowBand(), "activation",
                                  laws=["activation.derivative"], seed=seed)
-        assert report.failures and f"--seed {seed}" in report.failures[0].reproduce
+        assert report.failures and f"seed={seed}" in report.failures[0].reproduce
 
 
 def test_every_bundled_component_declares_the_model_axis():

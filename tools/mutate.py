@@ -586,8 +586,14 @@ def main(argv=None) -> int:
     p.add_argument("--root", default=str(ROOT), help="the source tree to mutate")
     p.add_argument("--resume", action="store_true",
                    help="skip the mutants already in FILE.partial.jsonl (an interrupted run)")
+    p.add_argument("--report", metavar="FILE.json",
+                   help="print the markdown table and the survivors of earlier results "
+                        "(several files: later ones override earlier results per mutant)",
+                   nargs="+")
     args = p.parse_args(argv)
 
+    if args.report:
+        return print_report(args.report)
     root = Path(args.root).resolve()
     mutants = collect(root)
     if args.file:
@@ -666,6 +672,33 @@ def main(argv=None) -> int:
         for r in survivors:
             print(f"  {r['id']}  {r['file']}:{r['line']}  {r['before']!r} -> {r['after']!r}")
     print(f"\nresults: {out_path}")
+    return 0
+
+
+def print_report(paths) -> int:
+    """The markdown table of ``paths`` (JSON results, later ones overriding earlier
+    ones mutant by mutant) and every survivor with its equivalence reason."""
+    rows, meta = {}, []
+    for path in paths:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        meta.append(f"{path}: {data['date']}, `{data['command']}`, "
+                    f"{len(data['results'])} mutants")
+        for r in data["results"]:
+            rows[r["id"]] = r
+    equivalent = load_equivalent()
+    results = list(rows.values())
+    print("\n".join(meta) + "\n")
+    print(markdown(score_table(results, equivalent)))
+    survivors = sorted((r for r in results if r["status"] == "survived"),
+                       key=lambda r: (r["file"], r["line"]))
+    print(f"\n{len(survivors)} survivors:\n")
+    print("| mutant | where | change | equivalent because |")
+    print("|---|---|---|---|")
+    for r in survivors:
+        why = equivalent.get(r["id"], "**not equivalent: not killed**")
+        change = f"`{r['before']}` → `{r['after']}`".replace("|", "\\|")
+        print(f"| `{r['id'].rsplit(':', 1)[1]}` | `{r['file']}:{r['line']}` "
+              f"({r['qualname']}) | {change} | {why.replace('|', '/')} |")
     return 0
 
 

@@ -166,7 +166,8 @@ def forward(_, ctx):
     bit in float64 and float32 (the network's dtype kept); set_params copies (the
     caller's arrays are never aliased or changed), params returns copies, copy()
     is independent, W_l, b_l are views of the flat theta in the order W1, b1,
-    W2, b2, ..., and biases given as (1, n) rows are taken as (n,) vectors.
+    W2, b2, ..., biases given as (1, n) rows are taken as (n,) vectors, and a
+    weight matrix of the wrong shape is refused with a DataError naming it.
     """
     from deltarule import Network
     from deltarule.plugins import activations as A
@@ -222,3 +223,18 @@ def forward(_, ctx):
         net = Network(layers, acts, rows)
         if not all(np.array_equal(b, b0) for (_, b), (_, b0) in zip(net.params, params)):
             raise Violation("biases given as (1, n) rows were not taken as (n,) vectors")
+        # a weight matrix of the wrong shape is refused (not reshaped), naming it
+        from deltarule import DataError
+
+        wrong = [(params[0][0].T.copy(), params[0][1])] + params[1:]
+        if wrong[0][0].shape == params[0][0].shape:
+            continue  # square: a transposed W1 has the right shape
+        try:
+            Network(layers, acts, wrong)
+        except DataError as exc:
+            if "W1" not in str(exc):
+                raise Violation(f"refusing a transposed W1, the error does not name W1: "
+                                f"{exc}") from None
+        else:
+            raise Violation(f"a transposed W1 {wrong[0][0].shape} was accepted for layers "
+                            f"{layers}")

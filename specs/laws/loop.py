@@ -829,8 +829,9 @@ def permutation(_, ctx):
 # ---------------------------------------------------------------- hooks
 @law("loop.observers", uses=STACK)
 def observers(_, ctx):
-    """Observers see the run: deltarule_train_start once before the first epoch
-    (epoch 0), deltarule_epoch_end once per epoch in order, deltarule_train_end once
+    """Observers see the run — every one of them, one to three registered:
+    deltarule_train_start once before the first epoch (epoch 0),
+    deltarule_epoch_end once per epoch in order, deltarule_train_end once
     with the stop reason; state.params, state.grads, state.history and
     state.val_history are read-only (writing to them raises).
     """
@@ -860,12 +861,15 @@ def observers(_, ctx):
 
     X, y = _data(8)
     for opts in (dict(max_epochs=4), dict(max_epochs=3, batch_size=4)):
-        w = Watch()
-        r = _trainer(plugins=[w], **opts).fit(X, y)
-        want = ([("start", 0)] + [("epoch", k) for k in range(1, r.epochs + 1)]
-                + [("end", r.stop_reason)])
-        if w.calls != want or r.epochs != opts["max_epochs"]:
-            raise Violation(f"{opts}: observer calls {w.calls}; expected {want}")
+        for n_watchers in (1, 2, 3):
+            watchers = [Watch() for _ in range(n_watchers)]
+            r = _trainer(plugins=watchers, **opts).fit(X, y)
+            want = ([("start", 0)] + [("epoch", k) for k in range(1, r.epochs + 1)]
+                    + [("end", r.stop_reason)])
+            for k, w in enumerate(watchers, 1):
+                if w.calls != want or r.epochs != opts["max_epochs"]:
+                    raise Violation(f"{opts}, observer {k} of {n_watchers}: calls "
+                                    f"{w.calls}; expected {want}")
 
 
 class _PassThrough:

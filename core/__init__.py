@@ -10,20 +10,28 @@
 from __future__ import annotations
 
 from .errors import (
+    ClassTargetWarning,
     ComponentClashError,
     ComponentError,
     ConfigError,
+    ConvergenceWarning,
     DataError,
     DataTypeError,
     DeltaRuleError,
+    DeltaRuleWarning,
+    DivergenceWarning,
+    ExportError,
     MissingDependencyError,
     ModelFileError,
     PluginError,
+    PluginShadowWarning,
+    SaturationWarning,
     UnknownComponentError,
     UnknownOptionError,
 )
 from .catalogue import Catalogue
 from .config import Option
+from .export import to_onnx
 from .hookspecs import hookimpl, hookspec
 from .io.model import load, save
 from .loop import State
@@ -35,19 +43,26 @@ from .version import __version__
 
 __all__ = [
     "Catalogue",
+    "ClassTargetWarning",
     "ComponentClashError",
     "ComponentError",
     "ConfigError",
+    "ConvergenceWarning",
     "DataError",
     "DataTypeError",
     "DeltaRuleError",
+    "DeltaRuleWarning",
+    "DivergenceWarning",
+    "ExportError",
     "MissingDependencyError",
     "ManyResult",
     "ModelFileError",
     "Network",
     "Option",
     "PluginError",
+    "PluginShadowWarning",
     "Registry",
+    "SaturationWarning",
     "State",
     "TrainResult",
     "Trainer",
@@ -60,6 +75,7 @@ __all__ = [
     "make_plugin_manager",
     "make_registry",
     "save",
+    "to_onnx",
     "train",
     "train_many",
     "__version__",

@@ -175,6 +175,9 @@ CORE_OPTIONS: tuple[Option, ...] = (
     Option("seed", None, _seed, "int, numpy Generator or None: the only source of randomness"),
     Option("dtype", "float64", _dtype, "'float64' or 'float32', end to end"),
     Option("threads", None, _threads, "cap the BLAS threads during the run (threadpoolctl)"),
+    Option("l2", 0.0, non_negative,
+           "L2 penalty ½ l2 Σ‖W_l‖² on the weights (not the biases), added to every "
+           "batch's loss (divided by its rows, or total sample weight, for a 'mean' loss)"),
 )
 
 CORE = {opt.name: opt for opt in CORE_OPTIONS}

@@ -14,6 +14,8 @@ import numpy as np
 
 from .errors import DataError, MissingDependencyError
 
+MAX_CLASSES = 10_000  # one-hot targets inferred from labels: at most this many classes
+
 # the document's rows, in the document's order
 XOR_X = np.array([[0, 1], [1, 0], [1, 1], [0, 0]], dtype=np.float64)
 XOR_Y = np.array([[1], [1], [0], [0]], dtype=np.float64)
@@ -48,8 +50,9 @@ def digits():
 def one_hot(labels, n_classes: int | None = None) -> np.ndarray:
     """``(n,)`` integer labels ``0 … k-1`` → ``(n, k)`` rows of 0.0 with one 1.0.
 
-    ``n_classes`` defaults to ``max(labels) + 1``.  A label that is not a
-    whole number ≥ 0 is a :class:`DataError` naming its row (counted from 1).
+    ``n_classes`` defaults to ``max(labels) + 1``, which may be at most the
+    number of labels and :data:`MAX_CLASSES`.  A label that is not a whole
+    number ≥ 0 is a :class:`DataError` naming its row (counted from 1).
     """
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.size == 0:
@@ -62,7 +65,20 @@ def one_hot(labels, n_classes: int | None = None) -> np.ndarray:
             f"class labels must be whole numbers 0, 1, 2, …; row {bad[0] + 1} holds "
             f"{labels[bad[0]].item()!r}"
         )
-    k = int(as_int.max()) + 1 if n_classes is None else int(n_classes)
+    if n_classes is None:
+        top = int(as_int.max())
+        k = top + 1
+        if k > MAX_CLASSES or k > labels.size:
+            row = int(np.argmax(as_int)) + 1
+            why = (f"more than the limit of {MAX_CLASSES}" if k > MAX_CLASSES
+                   else f"more than the {labels.size} rows")
+            raise DataError(
+                f"label {top} (row {row}) would make {k} classes, {why}; class labels "
+                "are 0, 1, 2, … up to the number of classes — if this column is a "
+                "number to predict, it needs no one-hot encoding"
+            )
+    else:
+        k = int(n_classes)
     if as_int.max() >= k:
         raise DataError(f"label {int(as_int.max())} does not fit {k} classes")
     out = np.zeros((labels.size, k), dtype=np.float64)

@@ -77,7 +77,10 @@ def train_chunks(client, trainer_args: dict, X, y, specs, *, validation_data=Non
         chunk_size = max(1, math.ceil(len(specs) / (4 * workers)))
     chunks = chunks_of(list(specs), int(chunk_size))
     run = uuid.uuid4().hex[:8]
-    data = client.scatter([X, y, validation_data], broadcast=True)
+    # hash=False: content-hashed keys would be shared with an earlier sweep of
+    # the same data whose release (client.cancel below) may still be in flight,
+    # and the scheduler then reports the new sweep's inputs as lost
+    data = client.scatter([X, y, validation_data], broadcast=True, hash=False)
     futures = {}
     for i, chunk in enumerate(chunks):
         future = client.submit(train_chunk, trainer_args, *data, chunk, threads,
@@ -111,6 +114,7 @@ def train_chunks(client, trainer_args: dict, X, y, specs, *, validation_data=Non
         client.cancel(pending)
     finally:
         client.cancel(data)
+    failures.sort(key=lambda f: f.models)  # grid order, not the order chunks failed in
     results = [None] * len(specs)
     position = {s.index: i for i, s in enumerate(specs)}
     for indices, res in parts:

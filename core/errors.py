@@ -35,7 +35,21 @@ class ComponentError(DeltaRuleError, TypeError):
 
 
 class PluginError(DeltaRuleError, TypeError):
-    """A plugin that cannot be registered (unknown hook, bad arguments, …)."""
+    """A plugin that cannot be registered (unknown hook, bad arguments, …), or
+    one that failed or broke its component's contract during a run.
+
+    For failures during a run, ``plugin`` is the plugin's registered name
+    (``None`` for a component given in code), ``component`` what failed
+    (``"activation 'swish'"``, ``"hook deltarule_stop"``), ``hook`` the
+    method or hook (``"forward"``), ``epoch`` the epoch (0: before the first),
+    and ``original`` the exception raised, also chained as ``__cause__``.
+    """
+
+    plugin: str | None = None
+    component: str | None = None
+    hook: str | None = None
+    epoch: int | None = None
+    original: BaseException | None = None
 
 
 class ComponentClashError(DeltaRuleError, ValueError):
@@ -48,3 +62,41 @@ class ModelFileError(DeltaRuleError, ValueError):
 
 class MissingDependencyError(DeltaRuleError, ImportError):
     """An optional package a feature needs is not installed."""
+
+
+class ExportError(DeltaRuleError, ValueError):
+    """A model that cannot be exported (e.g. an activation without an ONNX lowering)."""
+
+
+# -- warnings: something worth knowing that does not stop the run ----------
+#
+# All of them are ``DeltaRuleWarning``s, so one filter silences or raises the
+# whole family:  ``warnings.simplefilter("error", deltarule.DeltaRuleWarning)``.
+# The command line prints them as ``note:`` lines.
+
+
+class DeltaRuleWarning(UserWarning):
+    """Base class of every warning deltarule emits."""
+
+
+class DivergenceWarning(DeltaRuleWarning):
+    """The loss became NaN or infinite; the last finite parameters were kept."""
+
+
+class SaturationWarning(DeltaRuleWarning):
+    """Every output sits at the edge of its range: the learning rate is likely
+    too large or the inputs unscaled, and the gradients have vanished."""
+
+
+class ClassTargetWarning(DeltaRuleWarning):
+    """The targets look like class labels but the run treats them as numbers
+    (no one-hot encoding, no class-aware output and loss)."""
+
+
+class PluginShadowWarning(DeltaRuleWarning):
+    """A plugin registered explicitly provides a component under the same name
+    as an installed (entry-point) plugin, and is used instead."""
+
+
+class ConvergenceWarning(DeltaRuleWarning):
+    """The run stopped at ``max_epochs`` while the loss was still falling."""

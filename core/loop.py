@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from .faults import bad_stop_answer
 from .network import Network
 from .protocols import capabilities
 from .threads import limit_blas_threads
@@ -45,11 +46,15 @@ class RunLog:
     ``epoch`` (epochs completed), ``loss`` / ``val_loss`` (of the last
     epoch), ``history`` / ``val_history`` (every epoch's, read-only arrays),
     ``stop_reason`` (``None`` while running), ``final_params`` (parameters a
-    stop criterion asked to end with, or ``None``) and ``start`` (the
-    ``time.perf_counter()`` at which the run started).
+    stop criterion asked to end with, or ``None``), ``start`` (the
+    ``time.perf_counter()`` at which the run started), and
+    ``restored_loss`` / ``restored_val_loss``: when the run ends on other
+    parameters than the last epoch's (restored by a stop criterion or by the
+    divergence guard), the losses those parameters score, else ``None``.
     """
 
     __slots__ = ("epoch", "loss", "val_loss", "stop_reason", "final_params", "start",
+                 "restored_loss", "restored_val_loss",
                  "_hist", "_n", "_val_hist", "_n_val")
 
     def __init__(self, history=(), val_history=(), capacity: int | None = None):
@@ -58,6 +63,8 @@ class RunLog:
         self.val_loss = None
         self.stop_reason = None
         self.final_params = None
+        self.restored_loss = None
+        self.restored_val_loss = None
         self.start = time.perf_counter()
         # the loss logs are allocated once per run (max_epochs entries when
         # known), so an epoch allocates nothing, not even a float object
@@ -119,7 +126,8 @@ class State:
     (their L2 norm), ``elapsed`` (seconds since the run started), ``config``
     (the run's options, read-only), ``stop_reason`` (set once the run
     stops), and ``scratch`` (a per-run dict where plugins may keep
-    bookkeeping).
+    bookkeeping); :meth:`predict` gives the live network's output for any
+    ``X``.
 
     ``State(net, config, history, val_history)`` builds a state over a log of
     its own (for driving a plugin by hand, pass ``log=RunLog()`` and write
@@ -160,6 +168,11 @@ class State:
     def elapsed(self) -> float:
         return self._log.elapsed
 
+    def predict(self, X) -> np.ndarray:
+        """The live network's output for ``X`` ``(n_samples, layers[0])``:
+        ``(n_samples, layers[-1])``, as :meth:`Network.predict` (a new array)."""
+        return self._net.predict(X)
+
     def set_final_params(self, params) -> None:
         """Ask the loop to end the run with ``params`` (e.g. the best seen).
 
@@ -184,7 +197,8 @@ def _readonly(view: np.ndarray) -> np.ndarray:
 # -- steps 1-4: one epoch --------------------------------------------------------
 
 
-def batch_plan(net: Network, loss_c, X, y, batch_size, order: np.ndarray):
+def batch_plan(net: Network, loss_c, X, y, batch_size, order: np.ndarray, weights=None,
+               l2: float = 0.0):
     """``[(forward_ops, error, backward_ops, weight), ...]``: every batch of an epoch.
 
     A full batch (``batch_size`` ``None`` or ``≥ len(X)``) is one batch that
@@ -193,20 +207,26 @@ def batch_plan(net: Network, loss_c, X, y, batch_size, order: np.ndarray):
     in place each epoch, so the pre-bound gathers follow it.  ``weight``
     makes the epoch loss comparable with the full-batch loss: 1 for
     ``reduction="sum"``, the batch's share of the rows for ``"mean"``.
+    ``weights`` ``(n,)``: the rows' sample weights; ``l2``: the penalty's
+    ``λ`` (see :mod:`deltarule.workspace`).
     """
     n = len(X)
     if batch_size is None or batch_size >= n:
-        ws = Workspace(net, loss_c, n, x=X, y=y)
+        ws = Workspace(net, loss_c, n, x=X, y=y, w=weights, l2=l2)
         return [(ws.forward_ops, ws.loss_value, ws.backward_ops, 1.0)]
-    spaces = {batch_size: Workspace(net, loss_c, batch_size)}
+    weighted = weights is not None
+    spaces = {batch_size: Workspace(net, loss_c, batch_size, weighted=weighted, l2=l2)}
     if n % batch_size:
-        spaces[n % batch_size] = Workspace(net, loss_c, n % batch_size)
+        spaces[n % batch_size] = Workspace(net, loss_c, n % batch_size, weighted=weighted,
+                                           l2=l2)
     mean = capabilities(loss_c).reduction == "mean"
     plan = []
     for start in range(0, n, batch_size):
         ws = spaces[min(batch_size, n - start)]
         rows = order[start:start + ws.n_rows]  # a view: follows the shuffles
         gather = [partial(X.take, rows, 0, ws.x), partial(y.take, rows, 0, ws.y)]
+        if weighted:
+            gather.append(partial(weights.take, rows, 0, ws.w))
         plan.append((gather + ws.forward_ops, ws.loss_value, ws.backward_ops,
                      ws.n_rows / n if mean else 1.0))
     return plan
@@ -224,8 +244,8 @@ def step(forward, error, backward, opt_step, params, grads) -> float:
     return loss
 
 
-def epoch_function(net: Network, loss_c, optimizer, X, y, batch_size, shuffle, rng
-                   ) -> Callable[[], float]:
+def epoch_function(net: Network, loss_c, optimizer, X, y, batch_size, shuffle, rng,
+                   weights=None, l2: float = 0.0) -> Callable[[], float]:
     """``() -> epoch loss``: :func:`step` on every batch, reshuffled with ``rng``.
 
     The epoch loss sums the batches' losses, each times its weight; a
@@ -234,7 +254,7 @@ def epoch_function(net: Network, loss_c, optimizer, X, y, batch_size, shuffle, r
     n = len(X)
     unshuffled = np.arange(n)
     order = unshuffled.copy()
-    plan = batch_plan(net, loss_c, X, y, batch_size, order)
+    plan = batch_plan(net, loss_c, X, y, batch_size, order, weights, l2)
     opt_step, params, grads = optimizer.step, [net.theta], [net.grad]
     if len(plan) == 1:  # a full batch: the epoch is one step (weight 1)
         forward, error, backward, _ = plan[0]
@@ -257,17 +277,51 @@ def epoch_function(net: Network, loss_c, optimizer, X, y, batch_size, shuffle, r
     return epoch
 
 
-def validation_loss(net: Network, loss_c, Xv, yv) -> Callable[[], float]:
-    """``() -> L(y_val, ŷ_val)`` with the current parameters."""
+def validation_loss(net: Network, loss_c, Xv, yv, wv=None, *, scale: float = 1.0
+                    ) -> Callable[[], float]:
+    """``() -> scale · L(y_val, ŷ_val)`` with the current parameters (weighted by
+    ``wv``); ``scale`` puts a summed loss on the training set's scale."""
     ws = Workspace(net, loss_c, len(Xv), x=Xv, y=yv, backward=False)
     fwd_ops, value, y_hat = ws.forward_ops, loss_c.value, ws.y_hat
+
+    if wv is not None:
+        def val_loss() -> float:
+            for op in fwd_ops:
+                op()
+            return scale * float(value(yv, y_hat, weights=wv))
+        return val_loss
 
     def val_loss() -> float:
         for op in fwd_ops:
             op()
-        return float(value(yv, y_hat))
+        return scale * float(value(yv, y_hat))
 
     return val_loss
+
+
+def validation_scale(loss_c, n_train: float, val) -> float:
+    """``n_train / n_val`` for a summed loss (by total sample weight when the
+    rows are weighted), 1 for a mean: a summed loss grows with the rows, and
+    the validation loss is reported on the training set's scale so the two
+    curves can be compared."""
+    if capabilities(loss_c).reduction == "mean":
+        return 1.0
+    n_val = len(val[0]) if len(val) < 3 else float(np.sum(val[2]))
+    return n_train / n_val
+
+
+def full_loss(net: Network, loss_c, X, y, weights=None, l2: float = 0.0) -> float:
+    """``L(y, ŷ(X))`` of the current parameters over all of ``X`` (one batch),
+    weighted by ``weights``, plus the L2 term as the workspace adds it."""
+    y_hat = net.forward(X)
+    if weights is None:
+        value, total = float(loss_c.value(y, y_hat)), len(X)
+    else:
+        value, total = float(loss_c.value(y, y_hat, weights=weights)), float(np.sum(weights))
+    if l2:
+        c = 1.0 / total if capabilities(loss_c).reduction == "mean" else 1.0
+        value += 0.5 * l2 * c * sum(float(np.vdot(W, W)) for W in net.weights)
+    return value
 
 
 # -- step 5: stop? and the observers --------------------------------------------
@@ -318,21 +372,37 @@ class Run:
 
     ``registry`` supplies the stop criteria and observers; ``loss_c`` and
     ``optimizer`` are the resolved components; ``X``, ``y`` (and ``val``,
-    ``(X_val, y_val)`` or ``None``) are the run's own C-contiguous arrays in
-    the network's dtype; ``config`` the run's options; ``rng`` shuffles.
+    ``(X_val, y_val)``, ``(X_val, y_val, w_val)`` or ``None``) are the run's
+    own C-contiguous arrays in the network's dtype, ``weights`` the training
+    rows' sample weights or ``None``; ``config`` the run's options; ``rng``
+    shuffles.
     :attr:`log` is the run's record and :attr:`state` the plugins' view of it.
     """
 
     def __init__(self, registry, net: Network, loss_c, optimizer, X, y, val, config: dict,
-                 rng: np.random.Generator):
+                 rng: np.random.Generator, *, weights=None, on_fault=None):
+        """``weights``: the training rows' sample weights, or None.
+        ``on_fault(exc, epoch)``, if given, is asked when anything raises during
+        the run; it may return the exception to raise instead (a ``PluginError``
+        naming the plugin), chained to ``exc``."""
         self.registry, self.net, self.loss, self.X, self.y = registry, net, loss_c, X, y
-        self.config = config
+        self.on_fault = on_fault
+        self.config, self.weights, self.val = config, weights, val
+        self.l2 = config.get("l2") or 0.0
         self.log = RunLog(capacity=min(config["max_epochs"] or 0, 1 << 16))
         self.state = State(net, config, log=self.log)
         self.epoch = epoch_function(net, loss_c, optimizer, X, y, config["batch_size"],
-                                    config["shuffle"], rng)
-        self.val_loss = None if val is None else validation_loss(net, loss_c, *val)
+                                    config["shuffle"], rng, weights, self.l2)
+        self.val_scale = 1.0
+        if val is not None:
+            n_train = len(X) if weights is None else float(np.sum(weights))
+            self.val_scale = validation_scale(loss_c, n_train, val)
+        self.val_loss = None if val is None else validation_loss(
+            net, loss_c, *val, scale=self.val_scale)
         self.stop_calls = stop_criteria(registry)
+        # who answered what, should an answer be neither None nor a reason
+        self.stop_source = registry.implementations("deltarule_stop", wrappers="defer") \
+            or registry
         self.epoch_end = observers(registry, "deltarule_epoch_end")
         # two generations of backups: the divergence guard's "last finite parameters"
         self.backup = [net.theta.copy(), net.theta.copy()]
@@ -348,8 +418,8 @@ class Run:
         log, state, hook = self.log, self.state, self.registry.pm.hook
         outer_errstate = np.geterr() if caller_code else None
         with np.errstate(all="ignore"), limit_blas_threads(self.config["threads"]):
-            hook.deltarule_train_start(state=state)
             try:
+                hook.deltarule_train_start(state=state)
                 while log.stop_reason is None:
                     self.run_epoch()
                     if outer_errstate is None:
@@ -357,21 +427,41 @@ class Run:
                     else:
                         with np.errstate(**outer_errstate):
                             yield state
-            except KeyboardInterrupt:
-                # Ctrl-C ends the run cleanly; the parameters reached are kept
-                log.stop_reason = "interrupted"
+            except KeyboardInterrupt as exc:
+                # Ctrl-C ends the run cleanly: the parameters reached are kept (the
+                # trainer's result), then the interrupt goes on to the caller, so a
+                # script of several runs stops as a whole.  A KeyboardInterrupt
+                # subclass may name the reason (the command line's SIGTERM and
+                # SIGHUP: "terminated")
+                given = getattr(exc, "stop_reason", None)
+                log.stop_reason = given if isinstance(given, str) and given else "interrupted"
                 if not np.isfinite(self.net.theta).all():
                     self.restore_finite()
+                raise
             except GeneratorExit:
                 log.stop_reason = log.stop_reason or "caller"
                 raise
-            except Exception:
-                # a plugin (or component) raised: the parameters reached are kept
+            except Exception as exc:
+                # a plugin (or component) raised: keep the last epoch's parameters
                 log.stop_reason = "error"
-                raise
+                if log.epoch < self.current or not np.isfinite(self.net.theta).all():
+                    # mid-epoch: back to the epoch's start, history[-1]'s parameters
+                    np.copyto(self.net.theta, self.backup[self.current & 1])
+                self.fault(exc, self.current)
             finally:
                 log.stop_reason = log.stop_reason or "caller"
-                hook.deltarule_train_end(state=state)
+                try:
+                    hook.deltarule_train_end(state=state)
+                except Exception as exc:
+                    log.stop_reason = "error"
+                    self.fault(exc, log.epoch)
+
+    def fault(self, exc: Exception, epoch: int):
+        """Re-raise ``exc``, or the error ``on_fault`` makes of it, chained to it."""
+        error = self.on_fault(exc, epoch) if self.on_fault is not None else None
+        if error is None or error is exc:
+            raise exc
+        raise error from exc
 
     def run_epoch(self) -> None:
         """One epoch: steps 1-4 on every batch, then 5, stop?, and the observers."""
@@ -383,6 +473,7 @@ class Run:
         reason = None
         if not math.isfinite(loss):
             self.restore_finite()
+            self.score_restored()
             reason = "diverged"
         else:
             if self.val_loss is not None:
@@ -391,16 +482,30 @@ class Run:
             # the first answer in pluggy's order is the reason
             for ask in self.stop_calls:
                 answer = ask(state)
-                if reason is None:
-                    reason = answer
+                if answer is not None:
+                    if type(answer) is not str or not answer:
+                        raise bad_stop_answer(ask, answer, self.stop_source, epoch)
+                    if reason is None:
+                        reason = answer
         if reason is None:
             log.final_params = None  # asked for by a criterion that did not stop
         else:
             log.stop_reason = reason
             if log.final_params is not None and reason != "diverged":
                 self.net.set_params(log.final_params)
+                self.score_restored()
         if self.epoch_end is not None:
             self.epoch_end(state)
+
+    def score_restored(self) -> None:
+        """Record the losses of the parameters the run ends with, when they are
+        not the last epoch's: on the whole training set (with the L2 term) and
+        on the validation set (on the scale of the validation curve)."""
+        log = self.log
+        log.restored_loss = full_loss(self.net, self.loss, self.X, self.y, self.weights,
+                                      self.l2)
+        if self.val is not None:
+            log.restored_val_loss = self.val_scale * full_loss(self.net, self.loss, *self.val)
 
     def restore_finite(self) -> None:
         """Put back the newest parameters that are finite *and* score a finite loss.

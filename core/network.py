@@ -19,9 +19,12 @@ model is one ``copyto``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .errors import DataError
+from .errors import ConfigError, DataError, PluginError
+from .validation import check_network_memory, format_bytes
 
 
 class Network:
@@ -29,7 +32,22 @@ class Network:
 
     ``params`` is a list of ``(W_l, b_l)``; they are copied into one flat
     vector, so the caller's arrays are never modified.
+
+    What the network knows about its data (all optional, ``None`` by
+    default, stored in model files):
+
+    - ``scaler``: a :class:`deltarule.preprocessing.Scaler`; :meth:`predict`
+      scales its input with it (:meth:`forward` never does);
+    - ``classes``: a 1-D array of class labels (``len ≥ 2``) that
+      :meth:`predict_labels` maps the outputs to;
+    - ``feature_names``, ``target_names``: tuples of column names.
     """
+
+    scaler = None
+    classes = None
+    feature_names = None
+    target_names = None
+    _META = ("scaler", "classes", "feature_names", "target_names")
 
     def __init__(self, layers, activations, params, dtype=np.float64):
         self.layers = tuple(int(n) for n in layers)
@@ -43,9 +61,16 @@ class Network:
         shapes = []
         for n_in, n_out in zip(self.layers[:-1], self.layers[1:]):
             shapes += [(n_in, n_out), (n_out,)]
-        sizes = [int(np.prod(s)) for s in shapes]
-        self.theta = np.empty(sum(sizes), dtype=self.dtype)
-        self.grad = np.zeros_like(self.theta)
+        sizes = [math.prod(s) for s in shapes]
+        need = check_network_memory(self.layers, self.dtype)
+        try:
+            self.theta = np.empty(sum(sizes), dtype=self.dtype)
+            self.grad = np.zeros_like(self.theta)
+        except MemoryError:
+            raise ConfigError(
+                f"the network {'-'.join(map(str, self.layers))} needs {format_bytes(need)} "
+                "for its parameters and gradients, more than the memory available"
+            ) from None
         self._param_views = _views(self.theta, shapes)
         self._grad_views = _views(self.grad, shapes)
         self.weights = self._param_views[0::2]
@@ -53,13 +78,21 @@ class Network:
         self.set_params(params)
 
     def copy(self) -> "Network":
-        """An independent network with the same layers, activations and parameters."""
-        return Network(self.layers, self.activations,
-                       list(zip(self.weights, self.biases)), self.dtype)
+        """An independent network with the same layers, activations, parameters
+        and data description (scaler, classes, names)."""
+        net = Network(self.layers, self.activations,
+                      list(zip(self.weights, self.biases)), self.dtype)
+        net.__dict__.update(self.metadata())
+        return net
+
+    def metadata(self) -> dict:
+        """The data description that is set: ``{"scaler": …, "classes": …}``, …"""
+        return {k: self.__dict__[k] for k in self._META if self.__dict__.get(k) is not None}
 
     def __reduce__(self):
         # W_l, b_l must stay views of theta after unpickling
-        return (Network, (self.layers, self.activations, self.params, self.dtype))
+        return (Network, (self.layers, self.activations, self.params, self.dtype),
+                self.metadata())
 
     @property
     def n_layers(self) -> int:
@@ -127,24 +160,70 @@ class Network:
             dst[...] = src
 
     def forward(self, X: np.ndarray) -> np.ndarray:
-        """``ŷ`` for ``X`` of shape ``(n_samples, layers[0])``; allocates freely."""
+        """``ŷ`` for ``X`` of shape ``(n_samples, layers[0])``; allocates freely.
+
+        An activation whose output does not have its input's shape (NumPy
+        would broadcast it silently) is a :class:`PluginError`.
+        """
         a = X
         with np.errstate(over="ignore", under="ignore"):
-            for W, b, act in zip(self.weights, self.biases, self.activations):
-                a = np.asarray(act.forward(a @ W + b))
+            for l, (W, b, act) in enumerate(zip(self.weights, self.biases,
+                                                self.activations), start=1):
+                z = a @ W + b
+                a = np.asarray(act.forward(z))
+                if a.shape != z.shape:
+                    raise PluginError(
+                        f"activation {getattr(act, 'name', act)!r}.forward() (layer {l}) "
+                        f"returned shape {a.shape} for input of shape {z.shape}; it must "
+                        "return its input's shape"
+                    )
         return a
 
     def predict(self, X) -> np.ndarray:
-        """The network's output ``ŷ``, shape ``(n_samples, layers[-1])``."""
+        """The network's output ``ŷ`` for raw inputs ``X`` ``(n_samples,
+        layers[0])``: ``(n_samples, layers[-1])``.  With a :attr:`scaler`,
+        ``X`` is scaled first, as the training inputs were."""
         from .validation import as_matrix
 
         Xm = as_matrix(X, "X", self.dtype, allow_1d=False)
         if Xm.shape[1] != self.layers[0]:
+            names = f" ({', '.join(self.feature_names)})" if self.feature_names else ""
             raise DataError(
                 f"X has {Xm.shape[1]} columns but the network's input layer has "
-                f"{self.layers[0]} units; pass data with {self.layers[0]} features"
+                f"{self.layers[0]} units; pass data with {self.layers[0]} features{names}"
             )
+        if self.scaler is not None:
+            Xm = self.scaler.transform(Xm)
         return self.forward(Xm)
+
+    def predict_labels(self, X) -> np.ndarray:
+        """The class label of every row of ``X``: ``(n_samples,)``.
+
+        One output unit: ``classes[int(ŷ > 0.5)]``; ``k ≥ 2`` units:
+        ``classes[argmax ŷ]``.  Needs :attr:`classes` (else a ConfigError).
+        """
+        return self.labels_of(self.predict(X))
+
+    def labels_of(self, y_hat) -> np.ndarray:
+        """Map outputs ``ŷ`` ``(n, layers[-1])`` to class labels ``(n,)``."""
+
+        if self.classes is None:
+            raise ConfigError(
+                "this network has no class labels (Network.classes is None); train it on "
+                "a class target, or read its outputs with predict()"
+            )
+        y_hat = np.asarray(y_hat)
+        if y_hat.shape[1] == 1:
+            return np.asarray(self.classes)[(y_hat[:, 0] > 0.5).astype(np.intp)]
+        return np.asarray(self.classes)[np.argmax(y_hat, axis=1)]
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities ``(n_samples, len(classes))``, ordered as
+        :attr:`classes`: ``[1 − ŷ, ŷ]`` for one output unit, else ``ŷ``."""
+        y_hat = self.predict(X)
+        if y_hat.shape[1] == 1:
+            return np.column_stack([1.0 - y_hat[:, 0], y_hat[:, 0]])
+        return y_hat
 
 
 def _views(flat: np.ndarray, shapes) -> list[np.ndarray]:

@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .errors import ConfigError, MissingDependencyError
+from .io.files import atomic_write
 
 # beyond this many points a loss curve is thinned: the picture is the same
 MAX_CURVE_POINTS = 4000
@@ -65,8 +66,10 @@ def draw_loss(ax, history: Sequence[float], val_history: Sequence[float] = ()) -
     ax.legend()
 
 
-def _bounds(X, pad: float = 0.15):
+def _bounds(X, pad: float = 0.15, given=None):
     if X is None or len(X) == 0:
+        if given is not None:  # e.g. the range the training data covered
+            return tuple((lo - pad * (hi - lo), hi + pad * (hi - lo)) for lo, hi in given)
         return (-0.25, 1.25), (-0.25, 1.25)
     out = []
     for col in (X[:, 0], X[:, 1]):
@@ -77,16 +80,19 @@ def _bounds(X, pad: float = 0.15):
 
 
 def draw_boundary(ax, predict: Callable[[np.ndarray], np.ndarray], X=None, y=None, *,
-                  names: Sequence[str] = ("x1", "x2"), resolution: int = 200) -> None:
+                  names: Sequence[str] = ("x1", "x2"), resolution: int = 200,
+                  bounds=None, classes=None) -> None:
     """The network's output over the plane of its two inputs, with the data.
 
     ``predict`` maps ``(n, 2)`` inputs to ``(n, k)`` outputs.  One output:
     its value as colour with the line ``ŷ = 0.5`` where it is crossed; several
     outputs: the region where each class (the arg-max) wins.  ``X``
     ``(n, 2)`` and ``y`` ``(n, k)`` (optional) are drawn as points coloured
-    by their target; without ``X`` the plane spans −0.25 … 1.25.
+    by their target; without ``X`` the plane spans ``bounds`` ``[(lo, hi),
+    (lo, hi)]`` if given, else −0.25 … 1.25.  ``classes`` name the classes
+    in the title and legend.
     """
-    (x0, x1), (y0, y1) = _bounds(X)
+    (x0, x1), (y0, y1) = _bounds(X, given=bounds)
     gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
     grid = np.column_stack([gx.ravel(), gy.ravel()])
     out = np.asarray(predict(grid), dtype=np.float64)
@@ -106,7 +112,10 @@ def draw_boundary(ax, predict: Callable[[np.ndarray], np.ndarray], X=None, y=Non
             c = None if y is None or y.shape[1] != 1 else y[:, 0]
             ax.scatter(X[:, 0], X[:, 1], c=c, cmap="RdBu_r", vmin=lo, vmax=hi,
                        edgecolors="k", s=60, zorder=3)
-        ax.set_title("network output; black line: ŷ = 0.5")
+        if classes is not None and len(classes) == 2:
+            ax.set_title(f"P({classes[1]}); black line: ŷ = 0.5 ({classes[0]} | {classes[1]})")
+        else:
+            ax.set_title("network output; black line: ŷ = 0.5")
     else:
         k = out.shape[1]
         cls = np.argmax(out, axis=1).reshape(gx.shape)
@@ -117,7 +126,17 @@ def draw_boundary(ax, predict: Callable[[np.ndarray], np.ndarray], X=None, y=Non
             c = None if y is None or y.shape[1] != k else np.argmax(y, axis=1)
             ax.scatter(X[:, 0], X[:, 1], c=c, cmap=cmap, vmin=-0.5, vmax=k - 0.5,
                        edgecolors="k", s=40, zorder=3)
-        ax.set_title(f"predicted class (arg-max of {k} outputs)")
+        if classes is not None and len(classes) == k:
+            import matplotlib
+            from matplotlib.patches import Patch
+
+            colours = matplotlib.colormaps[cmap]  # as contourf maps class i: (i + ½) / k
+            ax.legend(handles=[Patch(color=colours((i + 0.5) / k), alpha=0.6, label=str(c))
+                               for i, c in enumerate(classes)],
+                      loc="best", fontsize="small")
+            ax.set_title("predicted class")
+        else:
+            ax.set_title(f"predicted class (arg-max of {k} outputs)")
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_xlabel(names[0])
@@ -126,8 +145,11 @@ def draw_boundary(ax, predict: Callable[[np.ndarray], np.ndarray], X=None, y=Non
 
 def save_figure(path, *, history: Sequence[float] = (), val_history: Sequence[float] = (),
                 network=None, X=None, y=None, names: Sequence[str] | None = None,
-                title: str | None = None) -> Path:
+                title: str | None = None, bounds=None, classes=None) -> Path:
     """Write a PNG (or any format matplotlib knows from the suffix) to ``path``.
+
+    A name without a suffix gets ``.png``; the path written is returned.  The
+    file is written atomically: the whole picture, or the old file untouched.
 
     Panels: the loss curve when ``history`` is not empty; the decision
     boundary when ``network`` (a :class:`deltarule.Network`) has two inputs,
@@ -149,12 +171,21 @@ def save_figure(path, *, history: Sequence[float] = (), val_history: Sequence[fl
         i += 1
     if boundary:
         draw_boundary(axes[i], network.predict, X, y,
-                      names=tuple(names) if names else ("x1", "x2"))
+                      names=tuple(names) if names else ("x1", "x2"), bounds=bounds,
+                      classes=classes)
     if title:
         fig.suptitle(title)
     path = Path(path)
-    fig.savefig(path, dpi=100)
-    return path
+    return _write(fig, path)
+
+
+def _write(fig, path) -> Path:
+    """Write ``fig`` to ``path`` whole or not at all (``.png`` if it has no suffix)."""
+    path = Path(path)
+    if not path.suffix:
+        path = path.with_name(path.name + ".png")
+    fmt = path.suffix[1:].lower()  # the suffix's format, never a guess
+    return atomic_write(path, lambda fh: fig.savefig(fh, format=fmt, dpi=100))
 
 
 def save_sweep_figure(path, summary, many, *, title: str = "") -> Path:
@@ -190,6 +221,4 @@ def save_sweep_figure(path, summary, many, *, title: str = "") -> Path:
     ax_epochs.grid(True, alpha=0.3)
     if title:
         fig.suptitle(title)
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    return path
+    return _write(fig, path)

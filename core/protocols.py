@@ -60,8 +60,10 @@ class Activation(Protocol):
     Required: ``name``, ``forward(z)``, and either ``derivative(z, a) -> f'(z)``
     (element-wise) or ``vjp(z, a, g) -> g · ∂a/∂z`` (units coupled, softmax).
     Optional: ``out=`` on ``forward``/``derivative``/``vjp`` (write into the
-    loop's buffer), ``options()`` / ``configure(**options)``, and the spec
-    declarations ``domain``, ``kinks``, ``output_range``.
+    loop's buffer), ``options()`` / ``configure(**options)``, ``lower_onnx(g,
+    z) -> str`` (ONNX export: adds the nodes computing ``f(z)`` through the
+    graph builder ``g``, returns their result's name; docs/export.md), and
+    the spec declarations ``domain``, ``kinks``, ``output_range``.
     """
 
     name: str
@@ -128,8 +130,11 @@ class Capabilities:
     """The optional members a component offers (see the family protocols).
 
     ``*_out``: the method takes an ``out=`` buffer.  ``elementwise``: an
-    activation with ``derivative`` (else it needs ``vjp``).  ``reduction``:
+    activation with ``derivative`` (else it needs ``vjp``).  ``lower_onnx``:
+    an activation that can be exported to ONNX.  ``reduction``:
     a loss's ``"sum"`` or ``"mean"`` (``"sum"`` when undeclared).
+    ``value_weights``: a loss whose ``value`` takes ``weights=`` (sample
+    weights).
     """
 
     forward_out: bool = False
@@ -145,7 +150,9 @@ class Capabilities:
     step: bool = False
     configure: bool = False
     options: bool = False
+    lower_onnx: bool = False
     reduction: str = "sum"
+    value_weights: bool = False
 
 
 def capabilities(component: Any) -> Capabilities:
@@ -171,7 +178,9 @@ def capabilities(component: Any) -> Capabilities:
         step=has("step") and not inspect.isclass(component),
         configure=has("configure"),
         options=has("options"),
+        lower_onnx=has("lower_onnx"),
         reduction=getattr(component, "reduction", "sum"),
+        value_weights=has("value") and accepts_keyword(component.value, "weights"),
     )
 
 
@@ -180,7 +189,7 @@ def validate_component(comp: Any, family: str, plugin: str = "<direct>") -> None
     name = getattr(comp, "name", None)
     if not isinstance(name, str) or not name:
         raise ComponentError(
-            f"plugin {plugin!r} returned a {SINGULAR[family]} without a string 'name' "
+            f"plugin {plugin!r} returned {_article(SINGULAR[family])} without a string 'name' "
             f"attribute: {comp!r}"
         )
     for alternatives in REQUIRED[family]:
@@ -199,6 +208,20 @@ def validate_component(comp: Any, family: str, plugin: str = "<direct>") -> None
         raise ComponentError(
             f"{SINGULAR[family]} {name!r} from plugin {plugin!r} must be {what}"
         )
+
+
+def _article(noun: str) -> str:
+    """``an activation``, ``a loss``."""
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+
+
+def accepts_keyword(method, name: str) -> bool:
+    """Whether ``method`` takes a keyword argument ``name`` (or ``**kwargs``)."""
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def accepts_out(method) -> bool:

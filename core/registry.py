@@ -14,6 +14,11 @@ Plugins come from four places, in this order:
    to a non-empty value, or ``entry_points=False``);
 3. ``user``        — objects or modules passed in code (``plugins=[...]``);
 4. ``user``        — dotted paths ``"package.module:attr"`` (``--plugin``).
+
+``DELTARULE_LOAD_PLUGINS=name,name`` loads only the entry points (or
+distributions) it names.  When two plugins provide a component of one name,
+an explicitly registered one (3, 4) wins over an entry point's, which wins
+over a bundled one (see :meth:`Catalogue.collect`).
 """
 
 from __future__ import annotations
@@ -31,11 +36,10 @@ from typing import Any, Callable, Iterable
 import pluggy
 
 from . import hookspecs
-from .catalogue import Catalogue
+from .catalogue import AUTOLOAD_ENV, LOAD_ENV, Catalogue
 from .errors import PluginError
 
 ENTRY_POINT_GROUP = "deltarule"
-AUTOLOAD_ENV = "DELTARULE_DISABLE_PLUGIN_AUTOLOAD"
 
 BUILTIN_MODULES = (
     "deltarule.plugins.initializers",
@@ -57,6 +61,11 @@ def load_object(path: str) -> Any:
             f"cannot import plugin module {module_name!r} (from {path!r}): {exc}; "
             "give an importable dotted path such as 'mypkg.plugins:activations'"
         ) from exc
+    except (Exception, SystemExit) as exc:  # the module's own code failed while importing
+        raise PluginError(
+            f"plugin module {module_name!r} (from {path!r}) failed while importing: "
+            f"{_describe(exc)}; fix the module or leave it out"
+        ) from exc
     for part in filter(None, attr.split(".")):
         try:
             obj = getattr(obj, part)
@@ -65,6 +74,12 @@ def load_object(path: str) -> Any:
                 f"module {module_name!r} has no attribute {part!r} (from {path!r})"
             ) from None
     return obj
+
+
+def _describe(exc: BaseException) -> str:
+    """``SyntaxError: invalid syntax (mod.py, line 3)``: an exception in one line."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _plugin_label(plugin: Any) -> str:
@@ -248,7 +263,9 @@ def make_registry(
     builtins, entry points, then ``plugins``.
 
     ``entry_points=None`` loads the ``deltarule`` entry-point group unless the
-    environment variable ``DELTARULE_DISABLE_PLUGIN_AUTOLOAD`` is set.
+    environment variable ``DELTARULE_DISABLE_PLUGIN_AUTOLOAD`` is set;
+    ``DELTARULE_LOAD_PLUGINS=a,b`` loads only the entry points (or
+    distributions) named.
     """
     pm = _PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
@@ -280,16 +297,30 @@ def _entry_points(search_path: tuple[str, ...]):
     return tuple(entry_points(group=ENTRY_POINT_GROUP))
 
 
+def _allowed_entry_points() -> set[str] | None:
+    """``DELTARULE_LOAD_PLUGINS``: the entry points (or distributions) to load,
+    comma-separated; ``None`` when unset (load them all)."""
+    value = os.environ.get(LOAD_ENV)
+    if value is None or not value.strip():
+        return None
+    return {part.strip() for part in value.split(",") if part.strip()}
+
+
 def _load_entry_points(reg: Registry) -> None:
+    allowed = _allowed_entry_points()
     for ep in _entry_points(tuple(sys.path)):
+        dist = getattr(ep, "dist", None)
+        if allowed is not None and ep.name not in allowed \
+                and (dist is None or dist.name not in allowed):
+            continue
         try:
             plugin = ep.load()
-        except Exception as exc:  # a broken third-party package must say who it is
+        except (Exception, SystemExit) as exc:  # a broken package must say who it is
             raise PluginError(
                 f"entry point {ep.name!r} ({ep.value}) of group 'deltarule' failed to "
-                f"load: {exc}; fix or uninstall that package, or set {AUTOLOAD_ENV}=1"
+                f"load: {_describe(exc)}; fix or uninstall that package, list only the "
+                f"ones you want in {LOAD_ENV}, or set {AUTOLOAD_ENV}=1"
             ) from exc
-        dist = getattr(ep, "dist", None)
         where = f"entry point {ep.name} = {ep.value}"
         if dist is not None:
             where += f" [{dist.name} {dist.version}]"

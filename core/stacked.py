@@ -45,7 +45,7 @@ import numpy as np
 
 from .errors import ComponentError, PluginError
 from .network import Network
-from .protocols import accepts_out
+from .protocols import accepts_out, capabilities
 from .threads import limit_blas_threads
 
 #: options that shape the stack: models differing in them run as separate groups
@@ -439,6 +439,7 @@ class ModelOutcome:
     val_history: np.ndarray
     stop_reason: str
     elapsed: float
+    restored: bool = False      # ends on other parameters than the last epoch's
 
 
 class _Hook:
@@ -531,11 +532,13 @@ class _GroupRun:
             vws = StackedWorkspace(net, loss, Xv.shape[1], x=Xv, y=yv, backward=False)
             value = _value_op(loss, yv, vws.y_hat, M)
             vfwd = vws.forward_ops
+            # as a single run reports it: a summed loss on the training set's scale
+            scale = 1.0 if capabilities(loss).reduction == "mean" else n / Xv.shape[1]
 
             def val_loss():
                 for op in vfwd:
                     op()
-                return value()
+                return value() * scale if scale != 1.0 else value()
             self.val_loss = val_loss
         if not hasattr(self, "backup"):
             self.backup = [theta.copy(), theta.copy()]
@@ -747,9 +750,9 @@ class _GroupRun:
             theta = _flatten(self.final[g], self.theta_full.shape[1], self.dtype)
         else:
             theta = self.net.theta[row].copy()
-        self._record(g, reason, theta)
+        self._record(g, reason, theta, restored=reason == "diverged" or g in self.final)
 
-    def _record(self, g, reason, theta):
+    def _record(self, g, reason, theta, restored=False):
         row = self.row_of[g]
         self.theta_full[g] = theta
         if row >= 0:
@@ -763,7 +766,8 @@ class _GroupRun:
             index=self.starts[g].index, network=net, history=_readonly(self.hist[g, :n]),
             val_history=_readonly(self.val_hist[g, :n] if self.val_hist is not None
                                   else np.empty(0)),
-            stop_reason=str(reason), elapsed=time.perf_counter() - self.start)
+            stop_reason=str(reason), elapsed=time.perf_counter() - self.start,
+            restored=restored)
 
     def _restore_finite(self, g, row):
         """The single run's divergence guard for model ``g``: the newest finite

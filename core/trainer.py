@@ -12,18 +12,27 @@ import copy
 import math
 import numbers
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from . import config
-from .catalogue import is_pair
-from .errors import ComponentError, ConfigError, DataError
-from .loop import Run, RunLog, State
+from . import config, diagnostics
+from .catalogue import is_pair, unknown_options_message
+from .errors import (
+    ComponentError,
+    ConfigError,
+    DataError,
+    DeltaRuleError,
+    PluginError,
+    UnknownOptionError,
+)
+from .faults import component_suspect, describe_exception, plugin_fault, probe, run_suspects
+from .loop import Run, RunLog, State, full_loss, validation_scale
 from .network import Network
 from .protocols import capabilities, validate_component
 from .registry import Registry, make_registry
-from .validation import as_matrix, check_positive, check_xy
+from .validation import as_matrix, check_network_memory, check_positive, check_xy
 
 
 @dataclass
@@ -43,6 +52,8 @@ class TrainResult:
     elapsed: float = 0.0
     config: dict = field(default_factory=dict)
     components: dict = field(default_factory=dict)
+    final_loss: float | None = None
+    final_val_loss: float | None = None
 
     @classmethod
     def from_log(cls, log: RunLog, network: Network, config: dict,
@@ -56,6 +67,8 @@ class TrainResult:
             elapsed=log.elapsed,
             config=config,
             components=components,
+            final_loss=log.restored_loss,
+            final_val_loss=log.restored_val_loss,
         )
 
     @property
@@ -68,18 +81,36 @@ class TrainResult:
 
     @property
     def loss(self) -> float:
-        """The loss of the last epoch run (``nan`` if none ran)."""
-        return self.history[-1] if self.history else math.nan
+        """The training loss of the parameters returned (``nan`` if no epoch ran).
+
+        Usually the last epoch's; when the run ended on other parameters (a
+        stop criterion such as ``patience`` restored the best ones, or the
+        divergence guard the last finite ones), the loss those parameters
+        score on the whole training set.
+        """
+        if self.final_loss is not None:
+            return self.final_loss
+        return float(self.history[-1]) if len(self.history) else math.nan
+
+    @property
+    def val_loss(self) -> float | None:
+        """The validation loss of the parameters returned, or ``None`` without
+        validation data."""
+        if self.final_val_loss is not None:
+            return self.final_val_loss
+        return float(self.val_history[-1]) if len(self.val_history) else None
 
     def predict(self, X) -> np.ndarray:
         """The network's output for ``X``: ``(n_samples, layers[-1])``."""
         return self.network.predict(X)
 
-    def save(self, path) -> None:
-        """Write the model to ``path`` (``.npz`` + JSON metadata), atomically."""
+    def save(self, path) -> Path:
+        """Write the model to ``path`` (``.npz`` + JSON metadata), atomically;
+        return the path written (``.npz`` appended when missing), as
+        :func:`deltarule.save` does."""
         from .io.model import save  # io.model reads TrainResult's fields, not its class
 
-        save(self, path)
+        return save(self, path)
 
 
 @dataclass
@@ -92,16 +123,13 @@ class ModelResult(TrainResult):
     seed: int = 0
     settings: dict = field(default_factory=dict)
 
-    @property
-    def loss(self) -> float:
-        return float(self.history[-1]) if len(self.history) else math.nan
-
-    def save(self, path) -> None:
+    def save(self, path) -> Path:
+        """As :meth:`TrainResult.save`: write the model, return the path written."""
         from .io.model import save
 
-        save(TrainResult(self.network, list(self.history), self.stop_reason,
-                         list(self.val_history), self.elapsed, self.config,
-                         self.components), path)
+        return save(TrainResult(self.network, list(self.history), self.stop_reason,
+                                list(self.val_history), self.elapsed, self.config,
+                                self.components), path)
 
 
 class Trainer:
@@ -148,6 +176,7 @@ class Trainer:
         self.result: TrainResult | None = None
         self._rng = None
         self._split_rows = None
+        self._probed = None  # the batch rows the components were last probed on
         #: ``(train_rows, validation_rows)`` of the last run's ``validation_split``
         #: (index arrays into the X given to fit), or ``None``
         self.validation_rows: tuple[np.ndarray, np.ndarray] | None = None
@@ -198,6 +227,10 @@ class Trainer:
         if is_pair(spec):
             options.update(spec[1])
         options.setdefault("lr", self.config["lr"])
+        unknown = unknown_options_message(
+            factory, options, f"optimizer {getattr(factory, 'name', factory)!r}")
+        if unknown:
+            raise UnknownOptionError(unknown)
         try:
             opt = factory(**options)
         except TypeError as exc:
@@ -205,6 +238,13 @@ class Trainer:
                 f"optimizer {getattr(factory, 'name', factory)!r} rejected options "
                 f"{options}: {exc}"
             ) from None
+        except DeltaRuleError:
+            raise
+        except Exception as exc:
+            suspect = component_suspect(self.catalogue, "optimizers", factory)
+            raise PluginError(f"{suspect.who()} failed before the first epoch: "
+                              f"{suspect.target('call')} (building the optimizer) raised "
+                              f"{describe_exception(exc)}") from exc
         if not capabilities(opt).step:
             raise ComponentError(
                 f"optimizer {getattr(factory, 'name', factory)!r} built {opt!r}, "
@@ -223,10 +263,11 @@ class Trainer:
         return list(self._acts)
 
     # -- data ----------------------------------------------------------
-    def _prepare(self, X, y, validation_data, *, fresh: bool):
+    def _prepare(self, X, y, validation_data, *, fresh: bool, sample_weight=None):
         dtype = np.dtype(self.config["dtype"])
         Xm = as_matrix(X, "X", dtype, allow_1d=False)
         ym = as_matrix(y, "y", dtype, allow_1d=True)
+        wm = self._weights(sample_weight, len(Xm), dtype, "sample_weight")
         layers = self.layers
         if layers is None:
             if self.network is not None and not fresh:
@@ -245,25 +286,62 @@ class Trainer:
             )
         if validation_data is not None:
             try:
-                Xv, yv = validation_data
+                Xv, yv, *rest = validation_data
+                if len(rest) > 1:
+                    raise ValueError
             except (TypeError, ValueError):
-                raise DataError("validation_data must be a pair (X_val, y_val)") from None
+                raise DataError(
+                    "validation_data must be a pair (X_val, y_val) or a triple "
+                    "(X_val, y_val, sample_weight_val)"
+                ) from None
             Xv = as_matrix(Xv, "X_val", dtype, allow_1d=False)
             yv = as_matrix(yv, "y_val", dtype, allow_1d=True)
             check_xy(Xv, yv, layers, what=("X_val", "y_val"))
             self._check_targets(yv, "y_val")
-            val = (Xv, yv)
-        return layers, Xm, ym, val
+            wv = self._weights(rest[0] if rest else None, len(Xv), dtype,
+                               "sample_weight_val")
+            val = (Xv, yv) if wv is None else (Xv, yv, wv)
+        return layers, Xm, ym, val, wm
+
+    def _weights(self, w, n: int, dtype, what: str):
+        """Sample weights as a private ``(n,)`` array, or None; checked once."""
+        if w is None:
+            return None
+        if not capabilities(self._loss).value_weights:
+            raise ConfigError(
+                f"loss {self._loss.name!r} does not take sample weights (its value() has "
+                "no 'weights' argument); use a bundled loss or drop sample_weight"
+            )
+        wm = as_matrix(np.asarray(w), what, dtype, allow_1d=True)
+        if wm.shape != (n, 1):
+            raise DataError(
+                f"{what} must hold one weight per row: shape ({n},), got {np.shape(w)}"
+            )
+        wm = np.ascontiguousarray(wm[:, 0])
+        if (wm < 0).any():
+            row = int(np.flatnonzero(wm < 0)[0])
+            raise DataError(f"{what} must be ≥ 0, but row {row} holds {float(wm[row]):g}")
+        if not wm.sum() > 0:
+            raise DataError(f"{what} is zero for every row; at least one weight must be "
+                            "above zero")
+        return wm
 
     def _check_targets(self, y, what: str) -> None:
         """The loss's own once-per-run check of the targets, if it has one."""
         if capabilities(self._loss).check_targets:
             try:
                 self._loss.check_targets(y)
+            except DeltaRuleError:
+                raise
             except ValueError as exc:
                 raise DataError(f"{what}: {exc}") from None
+            except Exception as exc:
+                suspect = component_suspect(self.catalogue, "losses", self._loss)
+                raise PluginError(f"{suspect.who()} failed before the first epoch: "
+                                  f"{suspect.target('check_targets()')} raised "
+                                  f"{describe_exception(exc)}") from exc
 
-    def _split(self, Xm, ym, split_rng, fresh: bool):
+    def _split(self, Xm, ym, split_rng, fresh: bool, wm=None):
         """Hold out ``validation_split`` of the rows, drawn from ``split_rng()``.
 
         The rows drawn by :meth:`fit` are kept for :meth:`partial_fit` on data
@@ -274,22 +352,41 @@ class Trainer:
             self._split_rows = (len(Xm), *rows)
         _, tr, va = self._split_rows
         self.validation_rows = (tr.copy(), va.copy())
-        return Xm[tr], ym[tr], (Xm[va], ym[va])
+        if wm is None:
+            return Xm[tr], ym[tr], None, (Xm[va], ym[va])
+        return Xm[tr], ym[tr], wm[tr], (Xm[va], ym[va], wm[va])
 
     def _new_network(self, layers, rng) -> Network:
         dtype = np.dtype(self.config["dtype"])
         acts = self._activations_for(len(layers) - 1)
         if self._init is None:
-            params = self.config["init"]
-        else:
+            return Network(layers, acts, self.config["init"], dtype)
+        suspect = component_suspect(self.catalogue, "initializers", self._init)
+        try:
             params = self._init(layers, rng, dtype)
-        return Network(layers, acts, params, dtype)
+        except Exception as exc:
+            raise PluginError(f"{suspect.who()} failed before the first epoch: "
+                              f"{suspect.target('call')} raised "
+                              f"{describe_exception(exc)}") from exc
+        try:
+            return Network(layers, acts, params, dtype)
+        except DataError as exc:  # the initializer's result does not fit the layers
+            raise PluginError(f"{suspect.who()} failed before the first epoch: "
+                              f"{suspect.target('call')} returned parameters that do not "
+                              f"fit layers={list(layers)}: {exc}") from exc
 
     # -- running -------------------------------------------------------
-    def fit(self, X, y, *, validation_data=None) -> TrainResult:
-        """Train from freshly initialised parameters; return the result."""
-        for _ in self._run(X, y, validation_data, fresh=True, epochs=None):
-            pass
+    def fit(self, X, y, *, validation_data=None, sample_weight=None) -> TrainResult:
+        """Train from freshly initialised parameters; return the result.
+
+        ``sample_weight``: ``(n_samples,)`` weights ``≥ 0`` of the rows in the
+        loss (see :mod:`deltarule.workspace`); ``validation_data`` may carry
+        the validation rows' weights as a third item.  Ctrl-C ends the run:
+        ``trainer.result`` keeps the parameters reached, and the
+        ``KeyboardInterrupt`` goes on to the caller.
+        """
+        _drain(self._run(X, y, validation_data, fresh=True, epochs=None,
+                         sample_weight=sample_weight))
         return self.result
 
     def steps(self, X, y, *, validation_data=None) -> Iterator[State]:
@@ -302,12 +399,12 @@ class Trainer:
         """
         return self._run(X, y, validation_data, fresh=True, epochs=None, caller_code=True)
 
-    def partial_fit(self, X, y, *, epochs: int = 1, validation_data=None) -> TrainResult:
+    def partial_fit(self, X, y, *, epochs: int = 1, validation_data=None,
+                    sample_weight=None) -> TrainResult:
         """Run ``epochs`` more epochs from the current parameters (warm start)."""
         epochs = check_positive(epochs, "epochs", integer=True)
-        for _ in self._run(X, y, validation_data, fresh=self.network is None,
-                           epochs=epochs):
-            pass
+        _drain(self._run(X, y, validation_data, fresh=self.network is None, epochs=epochs,
+                         sample_weight=sample_weight))
         return self.result
 
     def fit_many(self, X, y, seeds, *, grid=None, validation_data=None,
@@ -343,6 +440,11 @@ class Trainer:
 
         if self.config["seed"] is not None:
             raise ConfigError("fit_many takes its seeds from seeds=, not from seed=")
+        if self.config["l2"]:
+            raise ConfigError(
+                "fit_many does not take the l2 option yet: the stacked models would "
+                "train without it; use fit() per model for an L2 penalty"
+            )
         started = time.perf_counter()
         results: list = [None] * len(specs)
         position = {spec.index: i for i, spec in enumerate(specs)}
@@ -367,11 +469,18 @@ class Trainer:
                           "optimizer": getattr(starts[0].optimizer, "name",
                                                type(starts[0].optimizer).__name__)}
             for (spec, _, _), start, out in zip(members, starts, outcomes):
+                final_loss = final_val_loss = None
+                if out.restored:  # as a single run reports it: the returned parameters'
+                    final_loss = full_loss(out.network, self._loss, start.X, start.y)
+                    if start.val is not None:
+                        final_val_loss = full_loss(out.network, self._loss, *start.val) \
+                            * validation_scale(self._loss, len(start.X), start.val)
                 results[position[spec.index]] = ModelResult(
                     network=out.network, history=out.history, stop_reason=out.stop_reason,
                     val_history=out.val_history, elapsed=out.elapsed, config=start.config,
                     components=components, index=spec.index, seed=spec.seed,
-                    settings=dict(spec.settings))
+                    settings=dict(spec.settings), final_loss=final_loss,
+                    final_val_loss=final_val_loss)
         return ManyResult(list(specs), results, converged=converged, notes=notes,
                           interrupted=interrupted, elapsed=time.perf_counter() - started)
 
@@ -386,7 +495,7 @@ class Trainer:
             if key not in prepared_for:
                 trainer = self.with_settings(spec.settings)
                 prepared_for[key] = (trainer, trainer._prepare(X, y, validation_data,
-                                                                fresh=True))
+                                                                fresh=True)[:4])
             trainer, (layers, Xm, ym, val) = prepared_for[key]
             c = trainer.config
             # one stack per shape; within it an option is None for all or none
@@ -403,7 +512,7 @@ class Trainer:
         Xm, ym, val = data
         rng = np.random.default_rng(spec.seed)
         if val is None and trainer.config["validation_split"] is not None:
-            Xm, ym, val = trainer._split(Xm, ym, lambda: split_stream(rng), True)
+            Xm, ym, _, val = trainer._split(Xm, ym, lambda: split_stream(rng), True)
         net = trainer._new_network(layers, rng)
         run_cfg = dict(trainer.config, layers=list(layers), seed=spec.seed)
         return ModelStart(spec.index, spec.seed, net.theta, trainer._build_optimizer(), rng,
@@ -420,23 +529,47 @@ class Trainer:
         trainer._rng = trainer._split_rows = None
         return trainer
 
-    def _run(self, X, y, validation_data, *, fresh: bool, epochs, caller_code=False):
+    def _run(self, X, y, validation_data, *, fresh: bool, epochs, caller_code=False,
+             sample_weight=None):
         cfg = self.config
-        layers, Xm, ym, val = self._prepare(X, y, validation_data, fresh=fresh)
+        layers, Xm, ym, val, wm = self._prepare(X, y, validation_data, fresh=fresh,
+                                                sample_weight=sample_weight)
         if fresh or self._rng is None:
             self._rng = np.random.default_rng(cfg["seed"])
         rng = self._rng
         self.validation_rows = None
         if val is None and cfg["validation_split"] is not None:
-            Xm, ym, val = self._split(Xm, ym, lambda: split_stream(rng), fresh)
+            Xm, ym, wm, val = self._split(Xm, ym, lambda: split_stream(rng), fresh, wm)
         if fresh:
+            self._warn_class_target(ym, layers)
+            # the parameters and the workspace's buffers must fit, checked before either
+            rows = min(len(Xm), cfg["batch_size"] or len(Xm))
+            check_network_memory(layers, cfg["dtype"], rows=rows)
             self.network = self._new_network(layers, rng)
             self.optimizer = self._build_optimizer()
         net = self.network
         run_cfg = dict(cfg, layers=list(layers))
         if epochs is not None:
             run_cfg["max_epochs"] = epochs
-        run = Run(self.registry, net, self._loss, self.optimizer, Xm, ym, val, run_cfg, rng)
+        rows = min(len(Xm), cfg["batch_size"] or len(Xm))
+        if fresh or self._probed != rows:
+            # the component contract, on this run's shapes, before the first epoch
+            # (partial_fit continuing on batches of the same size needs no new probe)
+            probe(net, self._loss, self.optimizer, Xm[:rows], ym[:rows],
+                  catalogue=self.catalogue, optimizer_factory=self._optimizer_factory)
+            self._probed = rows
+
+        def on_fault(exc, epoch):
+            """A PluginError naming the plugin behind ``exc``, if one can be found."""
+            suspects = run_suspects(self.registry, self.catalogue, net, self._loss,
+                                    self.optimizer, self._optimizer_factory)
+            return plugin_fault(exc, epoch=epoch, suspects=suspects, reprobe=lambda: probe(
+                net, self._loss, self.optimizer, Xm[:rows], ym[:rows],
+                catalogue=self.catalogue, optimizer_factory=self._optimizer_factory,
+                epoch=epoch))
+
+        run = Run(self.registry, net, self._loss, self.optimizer, Xm, ym, val, run_cfg, rng,
+                  weights=wm, on_fault=on_fault)
         log, gen = run.log, run.epochs(caller_code=caller_code)
         del run  # the workspaces go with the generator, before the result is built
         try:
@@ -449,6 +582,38 @@ class Trainer:
                 "loss": self._loss.name,
                 "optimizer": getattr(self.optimizer, "name", type(self.optimizer).__name__),
             })
+        if fresh:  # reached only when the run ended without an exception
+            self._warn_after(Xm, ym)
+
+    def _warn_class_target(self, ym, layers) -> None:
+        """Before a fresh run: class labels about to be trained as numbers."""
+        out_act = self._activations_for(len(layers) - 1)[-1]
+        problem = diagnostics.class_target(ym, getattr(out_act, "name", ""))
+        if problem:
+            diagnostics.warn(*problem)
+
+    def _warn_after(self, Xm, ym) -> None:
+        """After a fresh run: what its numbers say (see :mod:`deltarule.diagnostics`)."""
+        for problem in diagnostics.after_run(self.result, Xm, ym):
+            diagnostics.warn(*problem)
+
+
+def _drain(run) -> None:
+    """Run the generator ``run`` to its end.
+
+    A Ctrl-C that lands between two epochs (outside the generator) is thrown
+    into it, so it ends the run like one landing inside an epoch: stop reason
+    ``"interrupted"``, the parameters reached kept.  One raised before or
+    after the epochs propagates.
+    """
+    try:
+        for _ in run:
+            pass
+    except KeyboardInterrupt as exc:
+        try:
+            run.throw(exc)
+        except StopIteration:
+            pass
 
 
 def split_stream(rng: np.random.Generator) -> np.random.Generator:

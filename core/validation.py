@@ -8,12 +8,91 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 
 import numpy as np
 
 from .errors import ConfigError, DataError, DataTypeError
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
+MAX_PARAMETERS = 1 << 28  # 268 435 456 weights and biases: 2 GiB as float64
+_ALWAYS_FITS = 1 << 24  # 16 MiB: not worth asking the system about
+
+
+def n_parameters(layers) -> int:
+    """``Σ_l n_{l-1}·n_l + n_l``: weights and biases of a network (exact integers)."""
+    return sum(a * b + b for a, b in zip(layers[:-1], layers[1:]))
+
+
+def memory_budget() -> tuple[int, str]:
+    """``(bytes, what)``: the most this process can hope to allocate.
+
+    The physical memory, or the address-space / data-segment limit
+    (``ulimit -v`` / ``-d``) when one is set lower.
+    """
+    budget, what = 1 << 62, "no known limit"
+    try:
+        budget = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        what = "the physical memory"
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        pass
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return budget, what
+    for limit, name in ((resource.RLIMIT_AS, "the address-space limit (ulimit -v)"),
+                        (getattr(resource, "RLIMIT_DATA", None),
+                         "the data-segment limit (ulimit -d)")):
+        if limit is None:
+            continue
+        soft = resource.getrlimit(limit)[0]
+        if soft != resource.RLIM_INFINITY and 0 <= soft < budget:
+            budget, what = soft, name
+    return budget, what
+
+
+def format_bytes(n: int) -> str:
+    """``1.5 GiB``-style sizes for messages."""
+    size = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024 or unit == "PiB":
+            return f"{n} bytes" if unit == "bytes" else f"{size:.3g} {unit}"
+        size /= 1024
+    return f"{n} bytes"  # pragma: no cover
+
+
+def check_network_memory(layers, dtype, error=None, what: str = "the network",
+                         rows: int = 0) -> int:
+    """Refuse, before allocating, a network too large to train or hold.
+
+    Needs ``2·P·itemsize`` bytes for ``P`` parameters and their gradients,
+    plus, when ``rows`` is given, ``4·rows·Σ n_l·itemsize`` for the
+    workspace's buffers (``z, a, g, δ`` per layer).  Raises ``error``
+    (default :class:`ConfigError`) when ``P`` exceeds :data:`MAX_PARAMETERS`
+    or the bytes exceed :func:`memory_budget`; returns the bytes.
+    """
+    error = error or ConfigError
+    itemsize = 4 if dtype in ("float32", np.float32) else np.dtype(dtype).itemsize
+    count = n_parameters(layers)
+    need = 2 * count * itemsize + 4 * rows * sum(layers[1:]) * itemsize
+    if need < _ALWAYS_FITS and count <= MAX_PARAMETERS:
+        return need
+    shape = "-".join(map(str, layers))
+    if count > MAX_PARAMETERS:
+        raise error(
+            f"{what} {shape} has {count} parameters; deltarule handles at most "
+            f"{MAX_PARAMETERS} (narrower layers would fit)"
+        )
+    budget, source = memory_budget()
+    if need > budget:
+        rows_text = f" and {rows} rows at once" if rows else ""
+        raise error(
+            f"{what} {shape} needs {format_bytes(need)} for its {count} parameters"
+            f"{rows_text} as {np.dtype(dtype).name}, more than {source} allows "
+            f"({format_bytes(budget)}); use narrower layers" + (
+                " or a smaller --batch-size" if rows else "")
+        )
+    return need
 
 
 def as_dtype(dtype) -> np.dtype:
@@ -31,7 +110,13 @@ def as_matrix(data, what: str, dtype: np.dtype, *, allow_1d: bool) -> np.ndarray
     """A C-contiguous private copy of ``data`` as a 2-D ``dtype`` array."""
     if data is None:
         raise DataTypeError(f"{what} is None; pass an array of numbers")
-    arr = np.asarray(data)
+    try:
+        arr = np.asarray(data)
+    except ValueError:  # NumPy 2: "setting an array element with a sequence…"
+        raise DataError(
+            f"{what} is a ragged nested list (its rows differ in length or depth); pass "
+            "a rectangular table of numbers"
+        ) from None
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         if arr.dtype.kind == "c":
             raise DataTypeError(f"{what} holds complex numbers; pass real numbers")
@@ -51,8 +136,14 @@ def as_matrix(data, what: str, dtype: np.dtype, *, allow_1d: bool) -> np.ndarray
         )
     if arr.shape[0] == 0:
         raise DataError(f"{what} has no rows; pass at least one sample")
-    with np.errstate(over="ignore", invalid="ignore"):  # reported just below
-        out = np.array(arr, dtype=dtype, order="C", copy=True)
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+            out = np.array(arr, dtype=dtype, order="C", copy=True)
+    except MemoryError:
+        raise DataError(
+            f"{what} of shape {arr.shape} needs {arr.size * np.dtype(dtype).itemsize} "
+            "bytes for deltarule's copy, more than the memory available"
+        ) from None
     bad = ~np.isfinite(out)
     if bad.any():
         row, col = (int(i) for i in np.argwhere(bad)[0])
@@ -121,9 +212,16 @@ def check_xy(X: np.ndarray, y: np.ndarray, layers: tuple[int, ...], what=("X", "
             f"units (layers={list(layers)}); make layers[0] == {X.shape[1]}"
         )
     if y.shape[1] != layers[-1]:
+        hint = f"make layers[-1] == {y.shape[1]}"
+        if y.shape[1] == 1 and layers[-1] > 1 and len(y) and \
+                np.array_equal(y, np.round(y)) and y.min() >= 0 and y.max() < layers[-1]:
+            # class labels 0…k-1 for a k-unit output: the fix is the encoding
+            hint = (f"{what[1]} looks like class labels 0…{int(y.max())}: one-hot encode "
+                    f"them, e.g. np.eye({layers[-1]})[{what[1]}.astype(int).ravel()] "
+                    f"(--one-hot on the command line), or make layers[-1] == 1")
         raise DataError(
             f"{what[1]} has {y.shape[1]} columns but the output layer has {layers[-1]} "
-            f"units (layers={list(layers)}); make layers[-1] == {y.shape[1]}"
+            f"units (layers={list(layers)}); {hint}"
         )
     if X.shape[0] != y.shape[0]:
         raise DataError(

@@ -8,6 +8,17 @@ The maths is that of :mod:`deltarule.network` (see its docstring)::
     forward:   z_l = a_{l-1} W_l + b_l,  a_l = f_l(z_l)
     backward:  δ_L = ∂L/∂ŷ ⊙ f_L'(z_L),  δ_l = (δ_{l+1} W_{l+1}ᵀ) ⊙ f_l'(z_l)
                ∂L/∂W_l = a_{l-1}ᵀ δ_l,   ∂L/∂b_l = Σ_samples δ_l
+
+Two optional terms, both off unless asked for:
+
+- sample weights ``w`` ``(n,)``: the loss is the weighted one
+  (``loss.value(y, ŷ, weights=w)``) and the rows of ``δ_L`` are scaled by
+  ``r_i = w_i`` (reduction ``"sum"``) or ``r_i = w_i · n / Σ w``
+  (``"mean"``), which turns the unweighted gradient into the weighted one;
+- the L2 penalty ``½ λ c Σ_l ‖W_l‖²`` on the weights (not the biases), with
+  ``c = 1`` (``"sum"``) or ``c = 1 / Σ w`` (``"mean"``, ``Σ w = n`` without
+  weights): added to the loss, and ``λ c W_l`` to ``∂L/∂W_l``.  With
+  ``"mean"`` this is scikit-learn's ``alpha`` term exactly.
 """
 
 from __future__ import annotations
@@ -16,9 +27,10 @@ from functools import partial
 
 import numpy as np
 
-from .errors import ComponentError
+from .errors import ComponentError, ConfigError
 from .network import Network
 from .protocols import capabilities
+from .validation import format_bytes
 
 
 class Workspace:
@@ -37,24 +49,39 @@ class Workspace:
     """
 
     def __init__(self, net: Network, loss, n_rows: int, *, x=None, y=None,
-                 backward: bool = True):
-        """``x``/``y``: arrays to read the batch from instead of own buffers
-        (C-contiguous, the network's dtype; never written); ``backward=False``
-        builds the forward pass only (validation)."""
+                 backward: bool = True, weighted: bool = False, w=None, l2: float = 0.0):
+        """``x``/``y``/``w``: arrays to read the batch from instead of own
+        buffers (C-contiguous, the network's dtype; never written);
+        ``backward=False`` builds the forward pass only (validation);
+        ``weighted``: the batch has sample weights (in ``w``); ``l2``: the
+        penalty's ``λ`` (0: none)."""
         self.net = net
         self.loss = loss
         dt = net.dtype
         self.n_rows = n_rows
-        self.x = np.empty((n_rows, net.layers[0]), dtype=dt) if x is None else x
-        self.y = np.empty((n_rows, net.layers[-1]), dtype=dt) if y is None else y
-        shape = [(n_rows, n) for n in net.layers[1:]]
-        self.z = [np.empty(s, dtype=dt) for s in shape]
-        self.a = [np.empty(s, dtype=dt) for s in shape]
+        try:
+            self.x = np.empty((n_rows, net.layers[0]), dtype=dt) if x is None else x
+            self.y = np.empty((n_rows, net.layers[-1]), dtype=dt) if y is None else y
+            shape = [(n_rows, n) for n in net.layers[1:]]
+            self.z = [np.empty(s, dtype=dt) for s in shape]
+            self.a = [np.empty(s, dtype=dt) for s in shape]
+            if backward:
+                self.g = [np.empty(s, dtype=dt) for s in shape]
+                self.d = [np.empty(s, dtype=dt) for s in shape]
+        except MemoryError:
+            need = n_rows * sum(net.layers) * (4 if backward else 2) * dt.itemsize
+            raise ConfigError(
+                f"training {'-'.join(map(str, net.layers))} on {n_rows} rows at once "
+                f"needs about {format_bytes(need)} of buffers, more than the memory "
+                "available; use narrower layers or a smaller batch_size"
+            ) from None
+        self.weighted = weighted or w is not None
+        self.w = (np.empty(n_rows, dtype=dt) if w is None else w) if self.weighted else None
+        self.l2 = float(l2)
+        self.mean = capabilities(loss).reduction == "mean"
         self.y_hat = self.a[-1]
         self.forward_ops = self._forward_ops()
         if backward:
-            self.g = [np.empty(s, dtype=dt) for s in shape]
-            self.d = [np.empty(s, dtype=dt) for s in shape]
             self.loss_value = self._loss_op()
             self.backward_ops = self._backward_ops()
 
@@ -71,6 +98,46 @@ class Workspace:
         return ops
 
     def _loss_op(self):
+        """``() -> L(y, ŷ)``, leaving ``δ_L`` (fused) or ``∂L/∂ŷ`` in ``g_L``
+        (weighted rows and the L2 term included when asked for)."""
+        plain = self._plain_loss_op()
+        if not self.weighted and not self.l2:
+            return plain
+        return self._extended_loss_op(plain)
+
+    def _extended_loss_op(self, plain):
+        """The loss op with sample weights and/or the L2 penalty."""
+        n, y, y_hat, g = self.n_rows, self.y, self.y_hat, self.g[-1]
+        value, mean, lam = self.loss.value, self.mean, self.l2
+        weights = [W for W in self.net.weights]
+        # λ c, read by the gradient ops; c changes per batch with weights
+        self.l2_factor = np.array([lam / n if mean else lam], dtype=self.net.dtype)
+        factor = self.l2_factor
+        vdot = np.vdot
+        if self.weighted:
+            w = self.w
+            r = np.empty((n, 1), dtype=self.net.dtype)
+            r_flat = r.reshape(-1)
+
+            def op():
+                plain()  # δ_L (or ∂L/∂ŷ) of the unweighted mean/sum, into g
+                total = float(np.add.reduce(w))
+                np.multiply(w, n / total if mean else 1.0, r_flat)
+                np.multiply(g, r, g)
+                v = float(value(y, y_hat, weights=w))
+                if lam:
+                    c = 1.0 / total if mean else 1.0
+                    factor[0] = lam * c
+                    v += 0.5 * lam * c * sum(float(vdot(W, W)) for W in weights)
+                return v
+            return op
+        half = 0.5 * float(factor[0])
+
+        def op():
+            return plain() + half * sum(float(vdot(W, W)) for W in weights)
+        return op
+
+    def _plain_loss_op(self):
         """``() -> L(y, ŷ)``, leaving ``δ_L`` (fused) or ``∂L/∂ŷ`` in ``g_L``."""
         loss, y, y_hat, g = self.loss, self.y, self.y_hat, self.g[-1]
         can = capabilities(loss)
@@ -131,6 +198,10 @@ class Workspace:
                     "derivative(z, a) nor vjp(z, a, g)"
                 )
             ops.append(partial(np.dot, inputs[l].T, delta, gW[l]))  # ∂L/∂W_l = a_{l-1}ᵀ δ_l
+            if self.l2:  # + λ c W_l
+                tmp = np.empty_like(gW[l])
+                ops.append(partial(np.multiply, net.weights[l], self.l2_factor, tmp))
+                ops.append(partial(np.add, gW[l], tmp, gW[l]))
             ops.append(partial(np.add.reduce, delta, 0, None, gb[l]))  # ∂L/∂b_l = Σ δ_l
         return ops
 

@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from deltarule.errors import ConfigError
 from deltarule.hookspecs import hookimpl
 
 
@@ -61,24 +62,49 @@ class RandN:
 
 
 class _Scaled:
-    """Weights from a fan-scaled distribution, zero biases."""
+    """Weights from a fan-scaled distribution; biases zero by default.
+
+    Options (a ``("xavier", {...})`` pair): ``gain`` (default 1) multiplies
+    the bound (uniform) or the standard deviation (normal), e.g.
+    ``gain=1/√3`` turns Glorot's ``√(6 / (n_in + n_out))`` into
+    scikit-learn's bound for logistic layers, ``√(2 / (n_in + n_out))``;
+    ``bias`` is ``"zeros"`` (default) or ``"same"``, drawing every ``b_l``
+    from ``W_l``'s distribution right after ``W_l`` (as scikit-learn's MLP
+    does).
+    """
 
     name = "scaled"
     uniform = True
 
+    def __init__(self, gain=1.0, bias="zeros"):
+        if isinstance(gain, bool) or not isinstance(gain, (int, float)) \
+                or not math.isfinite(gain) or gain <= 0:
+            raise ConfigError(f"{self.name}: gain must be a positive number, got {gain!r}")
+        if bias not in ("zeros", "same"):
+            raise ConfigError(f"{self.name}: bias must be 'zeros' or 'same', got {bias!r}")
+        self.gain = float(gain)
+        self.bias = bias
+
+    def options(self) -> dict:
+        return {"gain": self.gain, "bias": self.bias}
+
     def __repr__(self):
-        return f"{type(self).__name__}()"
+        if self.gain == 1.0 and self.bias == "zeros":
+            return f"{type(self).__name__}()"
+        return f"{type(self).__name__}(gain={self.gain!r}, bias={self.bias!r})"
 
     def scale(self, n_in: int, n_out: int) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def __call__(self, layer_sizes, rng, dtype=np.float64):
         draw = _uniform if self.uniform else _normal
-        return [
-            (draw(rng, (n_in, n_out), self.scale(n_in, n_out), dtype),
-             np.zeros(n_out, dtype=dtype))
-            for n_in, n_out in _pairs(layer_sizes)
-        ]
+        params = []
+        for n_in, n_out in _pairs(layer_sizes):
+            s = self.gain * self.scale(n_in, n_out)
+            W = draw(rng, (n_in, n_out), s, dtype)
+            b = draw(rng, n_out, s, dtype) if self.bias == "same" else np.zeros(n_out, dtype=dtype)
+            params.append((W, b))
+        return params
 
 
 class Xavier(_Scaled):

@@ -13,6 +13,14 @@ writes ``δ_L = ∂L/∂z_L`` into ``out`` and returns the loss computed stably
 from ``z``; for any other activation it returns ``None`` and the loop takes
 the general path ``∂L/∂ŷ ⊙ f'(z)``.
 
+Sample weights: ``value(y, y_hat, weights=None)`` takes an optional
+``(n_samples,)`` array ``w ≥ 0`` and returns ``Σ_i w_i L_i`` (``"sum"``) or
+``Σ_i w_i L_i / Σ_i w_i`` (``"mean"``), ``L_i`` being sample ``i``'s loss.
+Only the value needs them: the loop scales the rows of the gradient (or of
+the fused delta) by ``w_i`` (``"sum"``) or ``w_i · n / Σ w`` (``"mean"``)
+itself, since every loss here is a sum of per-sample terms (2-D arrays
+only, not the model axis below).
+
 Model axis: every bundled loss declares ``model_axis = True``.  Given
 ``y_hat`` (and ``y``, or a ``y`` shared by every model) with a leading model
 axis, ``(models, n_samples, n_outputs)``, ``value`` returns one loss per
@@ -55,6 +63,11 @@ def _check_eps(name, eps):
     return float(eps)
 
 
+def _weighted(rows, weights, reduction):
+    """``Σ_i w_i L_i`` (``"sum"``) or that divided by ``Σ_i w_i`` (``"mean"``)."""
+    w = np.asarray(weights, dtype=rows.dtype).reshape(-1)
+    total = float(np.dot(w, rows))
+    return total / float(w.sum()) if reduction == "mean" else total
 def _block_dot(a, b):
     """``Σ a ⊙ b`` over each model's block: ``(models, …) → (models,)``.
 
@@ -101,8 +114,11 @@ class MSE:
     def options(self):
         return {"reduction": self.reduction}
 
-    def value(self, y, y_hat):
+    def value(self, y, y_hat, weights=None):
         diff = np.subtract(y_hat, y)
+        if weights is not None:
+            np.multiply(diff, diff, diff)
+            return 0.5 * _weighted(diff.sum(axis=1), weights, self.reduction)
         if diff.ndim == 3:  # model axis: one value per model
             v = 0.5 * _block_dot(diff, diff)
         else:
@@ -162,10 +178,13 @@ class BinaryCrossEntropy:
     def _scale(self, n):
         return 1.0 / n if self.reduction == "mean" else 1.0
 
-    def value(self, y, y_hat):
+    def value(self, y, y_hat, weights=None):
         y = np.asarray(y)
         eps = _clip_eps(self.eps, np.result_type(y_hat))
         p = np.clip(y_hat, eps, 1.0 - eps)
+        if weights is not None:
+            rows = (y * np.log(p) + (1.0 - y) * np.log1p(-p)).sum(axis=1)
+            return -_weighted(rows, weights, self.reduction)
         if p.ndim == 3:  # model axis: one value per model
             y = np.broadcast_to(y, p.shape)
             total = _block_dot(y, np.log(p))
@@ -291,9 +310,11 @@ class CrossEntropy:
         dt = np.result_type(y_hat)
         return _tiny(dt if dt.kind == "f" else np.dtype(np.float64))
 
-    def value(self, y, y_hat):
+    def value(self, y, y_hat, weights=None):
         p = np.maximum(y_hat, self._floor(y_hat))
         np.log(p, p)
+        if weights is not None:
+            return -_weighted((np.asarray(y) * p).sum(axis=1), weights, self.reduction)
         if p.ndim == 3:  # model axis: one value per model
             return -_block_dot(np.broadcast_to(y, p.shape), p) * self._scale(p.shape[-2])
         return -float(np.vdot(np.asarray(y), p)) * self._scale(len(y))

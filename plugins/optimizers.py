@@ -250,20 +250,40 @@ class Momentum(_Base):
     """Heavy-ball momentum: ``v ← μ v + g``; ``θ ← θ − η_t v`` (``v₀ = 0``).
 
     ``momentum`` ``μ ∈ [0, 1)``, default 0.9; ``μ = 0`` is SGD.
+
+    ``form`` (default ``"gradient"``): what the velocity accumulates.
+    ``"step"`` accumulates steps instead, ``v ← μ v − η_t g``; ``θ ← θ + v``
+    (Sutskever et al., 2013; scikit-learn's MLP).  With a constant rate the
+    two forms give the same parameters; when the rate changes (a schedule),
+    ``"gradient"`` applies the new rate to the whole velocity at once and
+    ``"step"`` only to the new gradients.
     """
 
     name = "momentum"
     n_buffers = 2  # velocity, scratch
+    FORMS = ("gradient", "step")
 
-    def __init__(self, lr=0.1, momentum=0.9, **options):
+    def __init__(self, lr=0.1, momentum=0.9, form="gradient", **options):
         super().__init__(lr, **options)
         self.momentum = _in_range(self.name, "momentum", momentum, 0.0, 1.0)
+        if form not in self.FORMS:
+            raise ConfigError(f"{self.name}: form must be one of {self.FORMS}, got {form!r}")
+        self.form = form
 
     def _own_options(self):
-        return {"momentum": self.momentum}
+        opts = {"momentum": self.momentum}
+        if self.form != "gradient":
+            opts["form"] = self.form
+        return opts
 
     def _update(self, p, g, bufs, lr_t, t):
         v, s = bufs
+        if self.form == "step":
+            np.multiply(v, self.momentum, v)
+            np.multiply(g, lr_t, s)
+            np.subtract(v, s, v)
+            np.add(p, v, p)
+            return
         np.multiply(v, self.momentum, v)
         np.add(v, g, v)
         np.multiply(v, lr_t, s)
@@ -274,7 +294,8 @@ class Nesterov(Momentum):
     """Nesterov momentum: ``v ← μ v + g``; ``θ ← θ − η_t (g + μ v)``.
 
     The look-ahead form used by PyTorch and Keras; ``momentum`` ``μ ∈ [0,
-    1)``, default 0.9.
+    1)``, default 0.9.  ``form="step"``: ``v ← μ v − η_t g``;
+    ``θ ← θ + μ v − η_t g`` (scikit-learn's MLP), see :class:`Momentum`.
     """
 
     name = "nesterov"
@@ -282,6 +303,15 @@ class Nesterov(Momentum):
     def _update(self, p, g, bufs, lr_t, t):
         v, s = bufs
         mu = self.momentum
+        if self.form == "step":
+            np.multiply(v, mu, v)
+            np.multiply(g, lr_t, s)
+            np.subtract(v, s, v)
+            np.multiply(v, mu, s)
+            np.add(p, s, p)
+            np.multiply(g, lr_t, s)
+            np.subtract(p, s, p)
+            return
         np.multiply(v, mu, v)
         np.add(v, g, v)
         np.multiply(v, mu, s)
@@ -336,21 +366,33 @@ class Adam(_Base):
     ``v̂ = v / (1 − β₂ᵗ)``, ``t`` the 1-based step.  ``beta1`` default 0.9,
     ``beta2`` 0.999 (both in [0, 1)), ``eps`` 1e-8.  ``weight_decay`` is the
     classic coupled L2 term added to ``g`` (not AdamW's decoupled decay).
+
+    ``eps_hat`` (default False): add ``ε`` to ``√v`` *before* the bias
+    correction, ``θ ← θ − η_t √(1 − β₂ᵗ) / (1 − β₁ᵗ) · m / (√v + ε)`` — the
+    "ε̂" form of the paper's section 2, used by scikit-learn's MLP and Keras.
+    The two forms differ only while ``√v`` is near ``ε``.
     """
 
     name = "adam"
     n_buffers = 3  # first moment, second moment, scratch
 
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, **options):
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, eps_hat=False,
+                 **options):
         super().__init__(lr, **options)
         self.beta1 = _in_range(self.name, "beta1", beta1, 0.0, 1.0)
         self.beta2 = _in_range(self.name, "beta2", beta2, 0.0, 1.0)
         self.eps = _number(self.name, eps, "eps must be a positive number")
         if self.eps <= 0:
             raise ConfigError(f"{self.name}: eps must be a positive number, got {eps!r}")
+        if not isinstance(eps_hat, (bool, np.bool_)):
+            raise ConfigError(f"{self.name}: eps_hat must be True or False, got {eps_hat!r}")
+        self.eps_hat = bool(eps_hat)
 
     def _own_options(self):
-        return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+        opts = {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+        if self.eps_hat:
+            opts["eps_hat"] = True
+        return opts
 
     def _update(self, p, g, bufs, lr_t, t):
         m, v, s = bufs
@@ -362,12 +404,18 @@ class Adam(_Base):
         np.multiply(g, g, s)
         np.multiply(s, 1.0 - b2, s)
         np.add(v, s, v)
-        # √v̂ + ε = √v / √(1 − β₂ᵗ) + ε;  step = η_t / (1 − β₁ᵗ) · m / (√v̂ + ε)
         np.sqrt(v, s)
-        np.multiply(s, 1.0 / math.sqrt(1.0 - b2 ** t), s)
-        np.add(s, self.eps, s)
-        np.divide(m, s, s)
-        np.multiply(s, lr_t / (1.0 - b1 ** t), s)
+        if self.eps_hat:
+            # step = η_t √(1 − β₂ᵗ) / (1 − β₁ᵗ) · m / (√v + ε)
+            np.add(s, self.eps, s)
+            np.divide(m, s, s)
+            np.multiply(s, lr_t * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t), s)
+        else:
+            # √v̂ + ε = √v / √(1 − β₂ᵗ) + ε;  step = η_t / (1 − β₁ᵗ) · m / (√v̂ + ε)
+            np.multiply(s, 1.0 / math.sqrt(1.0 - b2 ** t), s)
+            np.add(s, self.eps, s)
+            np.divide(m, s, s)
+            np.multiply(s, lr_t / (1.0 - b1 ** t), s)
         np.subtract(p, s, p)
 
 

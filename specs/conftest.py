@@ -7,8 +7,20 @@ Hypothesis profiles are registered by :mod:`deltarule.specs.profiles` and
 chosen with ``HYPOTHESIS_PROFILE`` (``dev``, ``ci``, ``thorough``).
 """
 
-from deltarule.specs import profiles  # noqa: F401  (registers the profiles)
+import pytest
+
+from deltarule.specs import profiles  # registers the profiles
 from deltarule.specs.pytest_plugin import PLUGIN_NAME
+
+
+def pytest_configure(config):
+    # an unknown $HYPOTHESIS_PROFILE is one usage error, not one error per spec module
+    from deltarule.errors import ConfigError
+
+    try:
+        profiles.profile_name()
+    except ConfigError as exc:
+        raise pytest.UsageError(f"{exc} (from ${profiles.ENV_VAR})") from None
 
 
 def pytest_addoption(parser, pluginmanager):

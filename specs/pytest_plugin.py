@@ -47,6 +47,11 @@ def pytest_addoption(parser):
         help="with --deltarule-plugin: check every registered component and run the "
              "core laws too")
     group.addoption(
+        "--deltarule-installed", action="store_true", dest="deltarule_installed",
+        help="with --deltarule-plugin: also load the installed (entry-point) plugins, "
+             "to pair the plugin's components with theirs; by default only the "
+             "bundled components are")
+    group.addoption(
         "--deltarule-report", action="store_true", dest="deltarule_report",
         help="print every law × subject result at the end")
 
@@ -62,9 +67,12 @@ def registry_for(config):
     if _REGISTRY not in config.stash:
         from deltarule import make_registry as make_plugin_manager
 
-        reg = make_plugin_manager([])
-        names = [reg.register(path, origin="user")
-                 for path in config.getoption("deltarule_plugins", default=[]) or []]
+        paths = config.getoption("deltarule_plugins", default=[]) or []
+        # a plugin is checked with the bundled components only, unless asked:
+        # someone else's installed plugin must not fail (or clash with) this run
+        installed = not paths or config.getoption("deltarule_installed", default=False)
+        reg = make_plugin_manager([], entry_points=None if installed else False)
+        names = [reg.register(path, origin="user") for path in paths]
         config.stash[_REGISTRY] = (reg, names)
     return config.stash[_REGISTRY]
 

@@ -142,6 +142,18 @@ class WrongDerivative:
         return a.copy()
 
 
+class MislabelledSigmoid(Sigmoid):
+    """Exports the sigmoid to ONNX but computes σ(1.001 z)."""
+
+    name = "mislabelled_sigmoid"
+
+    def forward(self, z, out=None):
+        return super().forward(1.001 * z, out)
+
+    def derivative(self, z, a, out=None):
+        return np.multiply(1.001, super().derivative(z, a, out), out=out)
+
+
 class LyingLeaky:
     """A leaky relu whose options() forget the slope."""
 
@@ -532,6 +544,7 @@ BROKEN = {
     "activation.rows-independent": ("activation", BatchNormalised()),
     "activation.textbook": ("activation", FakeSigmoid()),
     "activation.options": ("activation", LyingLeaky(slope=0.3)),
+    "activation.onnx-export": ("activation", MislabelledSigmoid()),
     "loss.gradient": ("loss", TailHuber()),
     "loss.minimum": ("loss", OffsetLoss()),
     "loss.consistency": ("loss", InconsistentMSE()),

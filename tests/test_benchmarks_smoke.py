@@ -48,6 +48,20 @@ def test_unknown_section_is_refused_with_the_choices():
     assert "gpu" in proc.stderr and "xor, digits, memory, threads" in proc.stderr
 
 
+def test_sklearn_benchmark_runs_both_estimators_on_every_workload():
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "bench_sklearn.py"), "--quick",
+         "--threads", "1"],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "DELTARULE_DISABLE_PLUGIN_AUTOLOAD": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for workload in ("digits, defaults", "digits, sgd", "moons, defaults", "moons, tanh",
+                     "friedman1"):
+        assert workload in proc.stdout
+    assert "sklearn ÷ deltarule" in proc.stdout and "×" in proc.stdout
+
+
 def test_bench_many_quick_runs_and_checks_the_models():
     proc = subprocess.run(
         [sys.executable, os.path.join(ROOT, "benchmarks", "bench_many.py"), "--quick",

@@ -180,8 +180,13 @@ def test_bad_options_through_a_run_are_config_errors():
     X, y = np.eye(2), np.eye(2)[:, :1]
     with pytest.raises(ConfigError, match="beta1"):
         deltarule.train(X, y, optimizer="adam", optimizer_options={"beta1": 7}, max_epochs=1)
-    with pytest.raises(ConfigError, match="rejected options"):
+    with pytest.raises(ConfigError, match="optimizer 'sgd' has no option 'beta1'; its "
+                                          "options: lr, weight_decay, schedule"):
         deltarule.train(X, y, optimizer="sgd", optimizer_options={"beta1": 0.9}, max_epochs=1)
+    # issue 12: scikit-learn's spelling gets a did-you-mean, not a private class's TypeError
+    with pytest.raises(ConfigError, match=r"'beta_1' \(did you mean 'beta1'\?\)"):
+        deltarule.train(X, y, optimizer="adam", optimizer_options={"beta_1": 0.8},
+                        max_epochs=1)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -127,7 +127,7 @@ def test_every_estimator_parameter_maps_to_an_option():
     only = getattr(sk, "ESTIMATOR_ONLY", {})
     assert not set(only) & set(sk.PARAM_OPTIONS)
     seen = set()
-    for cls in (sk.DeltaRuleClassifier, sk.DeltaRuleRegressor):
+    for cls in (sk.MLPClassifier, sk.MLPRegressor):
         params = set(cls().get_params())
         assert params <= set(sk.PARAM_OPTIONS) | set(only), cls
         seen |= params

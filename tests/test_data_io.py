@@ -79,8 +79,21 @@ def test_split_errors(tmp_path):
 def test_bad_cells_name_row_and_column(tmp_path, text, where):
     path = write(tmp_path, "bad.csv", text)
     with pytest.raises(DataError, match=where) as info:
-        read_table(path)
+        read_table(path).split()  # text is refused once it is used as an input
     assert str(info.value).startswith(f"{path}: ")
+
+
+def test_a_text_target_column_gives_labels(tmp_path):
+    path = write(tmp_path, "iris.csv", "petal,kind\n1.5,setosa\n4.2, versicolor\n6,virginica\n")
+    split = read_table(path).split(["kind"])
+    assert split.labels.tolist() == ["setosa", "versicolor", "virginica"]
+    assert split.X.tolist() == [[1.5], [4.2], [6.0]] and split.targets == ("kind",)
+    with pytest.raises(DataError, match=r"row 1 \(line 2\), column 'kind' \(2 of 2\): "
+                                        r"'setosa' is not a number"):
+        read_table(path).split(["petal"])  # as an input, text is an error
+    empty = write(tmp_path, "gap.csv", "x,kind\n1,a\n2,\n")
+    with pytest.raises(DataError, match="row 2, column 'kind': the label is empty"):
+        read_table(empty).split(["kind"])
 
 
 @pytest.mark.parametrize("text, message", [
@@ -99,7 +112,7 @@ def test_bad_headers(tmp_path, text, message):
 def test_unreadable_files(tmp_path):
     with pytest.raises(DataError, match="cannot read data file .*nope.csv"):
         read_table(tmp_path / "nope.csv")
-    with pytest.raises(DataError, match="cannot read data file"):
+    with pytest.raises(DataError, match="is a folder, not a regular file"):
         read_table(tmp_path)
     (tmp_path / "latin1.csv").write_bytes("caf\xe9,b\n1,2\n".encode("latin-1"))
     with pytest.raises(DataError, match="is not UTF-8 text"):
@@ -143,7 +156,7 @@ def test_bad_npz(tmp_path):
     }
     messages = {
         "pickled.npz": "pickled objects",
-        "text.npz": "dtype <U1; data arrays must be numbers",
+        "text.npz": "dtype <U1; expected numbers",
         "ragged.npz": r"differ in length \(a: 3, b: 4\)",
         "twod.npz": r"array 'a' has shape \(3, 2\)",
         "extra.npz": r"arrays other than y \(w\)",
@@ -156,8 +169,11 @@ def test_bad_npz(tmp_path):
         with pytest.raises(DataError, match=messages[name]):
             read_table(tmp_path / name)
     (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(DataError, match=r"is not a \.npz \(zip\) file, so not a data file"):
+    with pytest.raises(DataError, match="is a damaged or truncated zip archive"):
         read_table(tmp_path / "broken.npz")
+    (tmp_path / "text.npz").write_bytes(b"just some text")
+    with pytest.raises(DataError, match=r"is not a \.npz \(zip\) file, so not a data file"):
+        read_table(tmp_path / "text.npz")
 
 
 def test_a_model_file_is_not_data(tmp_path):

@@ -27,9 +27,9 @@ from deltarule.hookspecs import HOOK_NAMES
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RUN_PYTHON = ("hooks.md", "protocols.md", "tutorial.md", "embedding.md", "specs.md",
-              "many.md", "../README.md")
+              "sklearn.md", "many.md", "export.md", "../README.md")
 REQUIRED = ("index.md", "hooks.md", "protocols.md", "tutorial.md", "cli.md",
-            "embedding.md", "architecture.md")
+            "embedding.md", "architecture.md", "export.md")
 
 FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```[ \t]*$", re.S | re.M)
 

@@ -327,7 +327,8 @@ CORE_BREAKS = {
     "network.forward": lambda mp: _wrap(mp, deltarule.Network, "forward",
                                         lambda f: lambda self, X: f(self, X) * (1 + 1e-9)),
     "delta-rule.gradients": lambda mp: mp.setattr(
-        Sigmoid, "derivative", lambda self, z, a, out=None: a * (1 - a) * (1 + 1e-9)),
+        Sigmoid, "derivative",
+        lambda self, z, a, out=None: np.multiply(a * (1 - a), 1 + 1e-9, out=out)),
     "delta-rule.sgd-step": _sloppy_sgd,
     "delta-rule.worked-example": _sloppy_sgd,
     "xor.document-examples": _drifting_sgd,

@@ -1,7 +1,7 @@
 """The command line's shared parsing pieces: argument types, exit codes, errors.
 
 Every sub-command module (:mod:`.train`, :mod:`.predict`, :mod:`.plugins`,
-:mod:`.spec`) adds its own sub-parser with ``add_parser(subparsers)``;
+:mod:`.export`, :mod:`.spec`) adds its own sub-parser with ``add_parser(subparsers)``;
 :func:`deltarule.cli.build_parser` puts them together.
 """
 

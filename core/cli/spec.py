@@ -38,6 +38,10 @@ def add_spec_parser(sub) -> argparse.ArgumentParser:
     sp.add_argument("--plugin", action="append", default=[], metavar="MODULE:ATTR",
                     help="register a plugin and check the components it provides "
                          "(repeatable)")
+    sp.add_argument("--installed", action="store_true",
+                    help="with --plugin: also load the installed (entry-point) plugins and "
+                         "check your components alongside them (default: the bundled "
+                         "components only)")
     sp.add_argument("--all", action="store_true",
                     help="with --plugin: also check every other registered component "
                          "and run the core laws")

@@ -20,11 +20,13 @@ import json
 import math
 import sys
 import time
-from pathlib import Path
 
 from ..errors import ConfigError
+from ..io.files import atomic_write
+from . import outputs
 from .parser import EXIT_INTERRUPTED, parse_names, parse_option, parse_widths
-from .train import check_output_path, load_data
+from .signals import exit_status
+from .train import load_data
 
 # a model converges when its loss reaches this (presets; data files: --target-loss)
 PRESET_TARGETS = {"xor": 0.005, "digits": 0.1}
@@ -214,8 +216,12 @@ def cmd_sweep(args) -> int:
         from ..plotting import require_matplotlib
 
         require_matplotlib()
-    for path, option in ((args.csv, "--csv"), (args.json, "--json"), (args.plot, "--plot")):
-        check_output_path(path, option)
+    # everything the sweep will write is checked before any model trains
+    csv_to = outputs.check(args.csv, "--csv", inputs=[args.data])
+    json_to = outputs.check(args.json, "--json", inputs=[args.data, csv_to])
+    plot_to = outputs.check(outputs.picture_path(args.plot, "--plot"), "--plot",
+                            inputs=[args.data, csv_to, json_to])
+    guard = getattr(args, "signal_guard", None)
     if not 0 < args.confidence < 1:
         raise ConfigError(f"--confidence must lie strictly between 0 and 1, got "
                           f"{args.confidence}")
@@ -242,18 +248,20 @@ def cmd_sweep(args) -> int:
         if client is not None:
             _close(client, local=args.workers is not None)
     elapsed = time.perf_counter() - started
+    if guard is not None:
+        guard.defer()  # from here on a signal waits: the files are written whole
     summary = many.summary(confidence=args.confidence)
     _print_report(args, data, many, summary, elapsed, fixed)
-    if args.csv:
-        _write_csv(args.csv, many.table())
-    if args.json:
-        Path(args.json).write_text(json.dumps(
-            {"summary": _json_ready(summary), "models": _json_ready(many.table())},
-            allow_nan=False) + "\n", encoding="utf-8")
-    if args.plot:
+    if csv_to is not None:
+        _write_csv(csv_to, many.table())
+    if json_to is not None:
+        text = json.dumps({"summary": _json_ready(summary),
+                           "models": _json_ready(many.table())}, allow_nan=False) + "\n"
+        atomic_write(json_to, lambda fh: fh.write(text), text=True)
+    if plot_to is not None:
         from ..plotting import save_sweep_figure
 
-        save_sweep_figure(args.plot, summary, many, title=f"{data.name}: "
+        save_sweep_figure(plot_to, summary, many, title=f"{data.name}: "
                           f"{len(args.seeds)} seeds per setting")
     if not args.quiet:
         for note in many.notes:
@@ -265,7 +273,8 @@ def cmd_sweep(args) -> int:
     if many.interrupted:
         print(f"deltarule: interrupted: {many.finished} of {len(many)} models finished; "
               "the table shows them", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        first = guard.first if guard is not None else None
+        return exit_status(first) if first is not None else EXIT_INTERRUPTED
     return 1 if many.failures else 0
 
 
@@ -349,9 +358,11 @@ def _write_csv(path, rows):
     keys = []
     for row in rows:
         keys += [k for k in row if k not in keys]
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+    def write(fh):
         writer = csv.DictWriter(fh, fieldnames=keys)
         writer.writeheader()
         for row in rows:
             writer.writerow({k: ("-".join(map(str, v)) if isinstance(v, list) else
                                  "" if v is None else v) for k, v in row.items()})
+
+    atomic_write(path, write, text=True)

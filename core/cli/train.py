@@ -10,15 +10,22 @@ import json
 import math
 import os
 import secrets
+import signal
 import sys
+import traceback
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .. import config
-from ..errors import ConfigError, DataError
-from .parser import EXIT_INTERRUPTED, parse_names, parse_option, parse_seed, parse_widths
+from ..errors import ConfigError, DataError, DeltaRuleError, DeltaRuleWarning
+from ..faults import describe_exception
+from ..preprocessing import Scaler, spread_note
+from . import outputs
+from .parser import EXIT_ERROR, parse_names, parse_option, parse_seed, parse_widths
+from .signals import SignalGuard, TrainingGuard, exit_status, signal_name
 
 # the run option behind each flag (argparse's dest -> deltarule.config name); a
 # flag's default is None, meaning "the preset's value, else the option's default"
@@ -41,8 +48,8 @@ FLAG_OPTIONS = {
     "threads": "threads",
 }
 # the flags that are not run options: which data, which plugins, what to write
-OTHER_FLAGS = ("data", "target", "columns", "one_hot", "plugin", "option", "save", "plot",
-               "json", "quiet")
+OTHER_FLAGS = ("data", "target", "columns", "one_hot", "target_kind", "scale", "plugin",
+               "option", "save", "plot", "json", "quiet", "traceback")
 DEFAULT_HIDDEN = (3,)  # the document's hidden width
 TABLE_MAX_ROWS = 8  # outputs are listed beside their targets for data this small
 
@@ -64,6 +71,14 @@ def add_parser(sub):
     g.add_argument("--one-hot", action="store_true",
                    help="the single target column holds class labels 0,1,2,…: train "
                         "one output per class")
+    g.add_argument("--target-kind", choices=["auto", "classes", "numbers"], default="auto",
+                   help="auto (default): a target column of text, or of whole numbers "
+                        "with 3 to 20 values, is read as classes (a note says so); "
+                        "classes / numbers: say which")
+    g.add_argument("--scale", choices=["standard", "minmax"], default=None,
+                   help="scale the inputs (fitted on the training rows, stored in the "
+                        "model and applied by predict): standard = (x - mean) / std, "
+                        "minmax = (x - min) / (max - min); default: none")
     g = tr.add_argument_group("network")
     shape = g.add_mutually_exclusive_group()
     shape.add_argument("--layers", type=parse_widths("--layers", "2,3,1"), default=None,
@@ -130,10 +145,18 @@ class Data:
     features: tuple[str, ...]
     targets: tuple[str, ...]
     preset: object = None
+    classes: np.ndarray | None = None   # class labels, when the target is classes
+    target_columns: tuple[str, ...] = ()  # the file's target column name(s)
+    notes: tuple[str, ...] = ()
+    labels: np.ndarray | None = None    # the raw target labels (text or numbers)
 
 
-def load_data(args, *, need_target: bool) -> Data:
-    """The preset or file named by ``args.data``, split into inputs and targets."""
+MAX_AUTO_CLASSES = 20  # whole-number targets with 3…this many values read as classes
+
+
+def load_data(args, *, need_target: bool, table=None) -> Data:
+    """The preset or file named by ``args.data``, split into inputs and targets
+    (``table``: the file, when the caller read it already)."""
     from ..io.data import read_table
     from ..datasets import PRESETS
 
@@ -154,7 +177,8 @@ def load_data(args, *, need_target: bool) -> Data:
             f"{args.data!r} is neither a preset ({', '.join(PRESETS)}) nor an existing "
             "data file (.csv, .tsv, .npz)"
         )
-    table = read_table(args.data)
+    if table is None:
+        table = read_table(args.data)
     if need_target and not target and not table.default_target:
         raise ConfigError(
             f"name the target column(s) of {table.source} with --target "
@@ -162,11 +186,79 @@ def load_data(args, *, need_target: bool) -> Data:
         )
     split = table.split(target, columns)
     y, targets = split.y, split.targets
+    classes = labels = None
+    notes = []
     if getattr(args, "one_hot", False):
         y, targets = _one_hot(y, targets, table.source)
+        classes = np.arange(y.shape[1])
+        labels = split.y[:, 0].astype(np.int64)
+    elif need_target:
+        y, targets, classes, labels, note = _classes(split, getattr(args, "target_kind", "auto"),
+                                                     table.source)
+        if note:
+            notes.append(note)
+    elif split.labels is not None:
+        labels = split.labels
     desc = (f"{table.source} ({len(split.X)} rows; inputs {_short(split.features)}; "
             f"target {_short(split.targets) or '-'})")
-    return Data(table.source, desc, split.X, y, split.features, targets)
+    return Data(table.source, desc, split.X, y, split.features, targets,
+                classes=classes, target_columns=split.targets, notes=tuple(notes),
+                labels=labels)
+
+
+def _classes(split, kind: str, source: str):
+    """``(y, target names, classes, labels, note)``: the target read as numbers
+    or as classes.  Classes are encoded as one 0/1 column (two classes:
+    ``classes[1]`` is 1) or one-hot columns (three or more)."""
+    y, targets = split.y, split.targets
+    if split.labels is not None:
+        if kind == "numbers":
+            raise DataError(
+                f"{source}: target column {targets[0]!r} holds text, which cannot be "
+                "read as numbers; drop --target-kind numbers to read it as classes"
+            )
+        labels = split.labels
+        why = "holds text"
+    elif len(targets) != 1 or kind == "numbers":
+        return y, targets, None, None, None
+    else:
+        col = y[:, 0]
+        whole = np.array_equal(col, np.round(col))
+        n_values = len(np.unique(col))
+        if kind == "auto" and not (whole and 3 <= n_values <= MAX_AUTO_CLASSES):
+            return y, targets, None, None, None
+        if n_values < 2:
+            raise DataError(f"{source}: target column {targets[0]!r} holds one value only; "
+                            "classes need at least two")
+        labels = col.astype(np.int64) if whole else col
+        why = f"holds {n_values} whole numbers"
+    from ..datasets import MAX_CLASSES
+
+    classes, codes = np.unique(labels, return_inverse=True)
+    k = len(classes)
+    if k > MAX_CLASSES or (k > len(labels) // 2 and split.labels is not None and k > 20):
+        raise DataError(
+            f"{source}: target column {targets[0]!r} holds {k} different labels in "
+            f"{len(labels)} rows — too many to be classes (at most {MAX_CLASSES}, and "
+            "fewer than half the rows); is it the right column?"
+        )
+    if k < 2:
+        raise DataError(f"{source}: target column {targets[0]!r} holds one class only "
+                        f"({classes[0]!r}); classes need at least two")
+    if k == 2:
+        Y = codes.reshape(-1, 1).astype(np.float64)
+        names = (f"{targets[0]}={classes[1]}",)
+    else:
+        Y = np.zeros((len(codes), k))
+        Y[np.arange(len(codes)), codes] = 1.0
+        names = tuple(f"{targets[0]}={c}" for c in classes)
+    note = None
+    if kind == "auto":
+        other = ("" if split.labels is not None else
+                 "; --target-kind numbers fits them as numbers instead")
+        note = (f"target column {targets[0]!r} {why}: read as {k} classes "
+                f"({_short([str(c) for c in classes])}){other}")
+    return Y, names, classes, labels, note
 
 
 def _short(names, keep: int = 6) -> str:
@@ -206,16 +298,6 @@ def _accuracy(y: np.ndarray, y_hat: np.ndarray) -> float | None:
 
 
 # -- train ------------------------------------------------------------------
-
-
-def check_output_path(path, option: str) -> None:
-    if path is None:
-        return
-    folder = Path(path).parent
-    if not folder.is_dir():
-        raise ConfigError(f"{option} {path}: the folder {str(folder)!r} does not exist")
-    if Path(path).is_dir():
-        raise ConfigError(f"{option} {path} is a folder; give a file name")
 
 
 def _resolve(args, preset) -> dict:
@@ -287,63 +369,178 @@ def _progress_plugin(args):
 
 
 def cmd_train(args) -> int:
-    from ..io.model import save
+    from ..io.files import check_room
+    from ..io.model import model_path
     from ..threads import limit_blas_threads
-    from ..trainer import Trainer
+    from ..trainer import Trainer, holdout, split_stream
+    from ..validation import n_parameters
 
+    guard = getattr(args, "signal_guard", None) or SignalGuard()
     if args.plot:
         from ..plotting import require_matplotlib
 
         require_matplotlib()
     with limit_blas_threads(args.threads):
         pass  # fails now, not after training, if threadpoolctl is missing
-    check_output_path(args.save, "--save")
-    check_output_path(args.plot, "--plot")
+    # everything the run will write is checked before any work
+    save_to = outputs.check(args.save and model_path(args.save), "--save",
+                            inputs=[args.data])
+    plot_to = outputs.check(outputs.picture_path(args.plot, "--plot"), "--plot",
+                            inputs=[args.data, save_to])
 
     data = load_data(args, need_target=True)
     preset = data.preset
     opts = _resolve(args, preset)
     layers = _layers_for(args, preset, data)
+    if save_to is not None:  # at least the parameters must fit on the disk
+        check_room(save_to, n_parameters(layers) * np.dtype(opts.get("dtype")).itemsize,
+                   "--save")
+    if data.classes is not None and not args.one_hot:
+        _class_defaults(args, opts, layers, len(data.classes))
     seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
+    notes = list(data.notes)
 
     opts["seed"] = seed
+    X_fit, scaler = data.X, None
+    if args.scale:
+        # fitted on the rows the trainer will train on (it holds out the same
+        # validation rows for this seed), stored in the model
+        rows = slice(None)
+        if opts.get("validation_split") is not None:
+            rows = holdout(len(data.X), opts["validation_split"],
+                           split_stream(np.random.default_rng(seed)))[0]
+        scaler = Scaler.fit(data.X[rows], args.scale)
+        X_fit = scaler.transform(data.X)
+    elif preset is None:
+        spread = spread_note(data.X)
+        if spread:
+            notes.append(spread)
 
     plugins = list(args.plugin)
     bar = _progress_plugin(args)
     if bar is not None:
         plugins.append(bar)
+    plugins.append(TrainingGuard(guard))
     # the trainer holds out validation_split of the rows (from a child stream of
     # the seed), exactly as deltarule.train(..., seed=seed) would
-    trainer = Trainer(layers, plugins=plugins, **opts)
-    result = trainer.fit(data.X, data.y)
+    if not args.quiet:
+        for note in notes:
+            print(f"deltarule: note: {note}", file=sys.stderr)
+    failure = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeltaRuleWarning)
+        trainer = Trainer(layers, plugins=plugins, **opts)
+        try:
+            result = trainer.fit(X_fit, data.y)
+        except KeyboardInterrupt:
+            # before the first epoch there is nothing to keep; after it, the library
+            # re-raises Ctrl-C once it has kept the result
+            result = trainer.result
+            if result is None or not result.epochs:
+                raise
+        except Exception as exc:  # a plugin failed mid-run: keep and save what was reached
+            result = trainer.result
+            if result is None or not result.epochs:
+                raise
+            failure = exc
+    guard.defer()  # from here on a signal waits: the files are written whole
+    for w in caught:
+        if issubclass(w.category, DeltaRuleWarning):
+            notes.append(str(w.message))
+            if not args.quiet:
+                print(f"deltarule: note: {w.message}", file=sys.stderr)
+        else:  # someone else's warning: hand it on untouched
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    net = result.network  # what it knows of its data goes into the model file
+    net.scaler = scaler
+    net.classes = data.classes
+    net.feature_names = tuple(data.features)
+    net.target_names = tuple(data.target_columns or data.targets)
     X, y, validation = data.X, data.y, None
     if trainer.validation_rows is not None:
         tr, va = trainer.validation_rows
         X, y, validation = data.X[tr], data.y[tr], (data.X[va], data.y[va])
-    interrupted = result.stop_reason == "interrupted"
 
-    saved = save(result, args.save) if args.save else None
+    saved, problems = None, []
+    if save_to is not None:
+        saved, problem = outputs.save_model(result, save_to)
+        if problem:
+            problems.append(problem)
     plotted = None
-    if args.plot:
+    if plot_to is not None:
         from ..plotting import save_figure
 
-        plotted = save_figure(
-            args.plot, history=result.history, val_history=result.val_history,
-            network=result.network, X=data.X, y=data.y, names=data.features,
-            title=f"{data.name}: {'-'.join(map(str, layers))}",
-        )
+        try:
+            plotted = save_figure(
+                plot_to, history=result.history, val_history=result.val_history,
+                network=result.network, X=data.X, y=data.y, names=data.features,
+                title=f"{data.name}: {'-'.join(map(str, layers))}",
+            )
+        except (OSError, DeltaRuleError) as exc:
+            problems.append(f"cannot write --plot {str(plot_to)!r}: "
+                            f"{getattr(exc, 'strerror', None) or exc}")
+        except Exception as exc:
+            problems.append(f"cannot draw --plot {str(plot_to)!r}: "
+                            f"{describe_exception(exc)}")
 
     report = _train_report(data, opts, layers, seed, result, X, y, validation,
                            saved, plotted)
+    report["notes"] = notes
+    report["scale"] = args.scale
+    report["classes"] = None if data.classes is None else np.asarray(data.classes).tolist()
     if args.json:
         print(json.dumps(report, allow_nan=False))
     else:
         _print_train_report(report, data, result, seed_given=args.seed is not None)
-    if interrupted and not args.quiet:
-        print(f"deltarule: interrupted after {result.epochs} epoch(s); the parameters "
-              "reached are kept" + (f" and saved to {saved}" if saved else ""),
-              file=sys.stderr)
-    return EXIT_INTERRUPTED if interrupted else 0
+    sys.stdout.flush()
+    kept = (f"the parameters of epoch {result.epochs} are kept"
+            + (f" and saved to {saved}" if saved else ""))
+    if failure is not None:
+        if getattr(args, "traceback", False):
+            traceback.print_exception(failure, file=sys.stderr)
+        detail = str(failure) if isinstance(failure, DeltaRuleError) else (
+            f"unexpected {describe_exception(failure)} (a bug in deltarule or a plugin; "
+            "--traceback shows where)")
+        print(f"deltarule: error: {detail}; training stopped (stop reason error) and "
+              f"{kept}", file=sys.stderr)
+    for problem in problems:
+        print(f"deltarule: error: {problem}", file=sys.stderr)
+    if failure is not None or problems:
+        return EXIT_ERROR
+    signum = guard.first
+    if signum is None and result.stop_reason == "interrupted":
+        signum = signal.SIGINT  # a KeyboardInterrupt without a signal (e.g. from code)
+    if signum is not None:
+        verb = "interrupted" if signum == signal.SIGINT else \
+            f"terminated ({signal_name(signum)})"
+        if result.stop_reason in ("interrupted", "terminated"):
+            note = (f"{verb} after {result.epochs} epoch(s); the parameters reached are "
+                    "kept" + (f" and saved to {saved}" if saved else ""))
+        else:  # the signal came once training was over, while writing the files
+            note = (f"{verb} while writing the outputs, which were completed first"
+                    + (f"; the model was saved whole to {saved}" if saved else ""))
+        if not args.quiet:
+            print(f"deltarule: {note}", file=sys.stderr)
+        return exit_status(signum)
+    return 0
+
+
+def _class_defaults(args, opts, layers, k: int) -> None:
+    """An output that fits class targets, unless the user chose one:
+    softmax + cross_entropy for three or more classes, sigmoid +
+    binary_cross_entropy for two."""
+    out, loss = ("softmax", "cross_entropy") if k > 2 else ("sigmoid", "binary_cross_entropy")
+    if args.activation is None:
+        hidden = opts.get("activation", "sigmoid")
+        hidden = hidden if isinstance(hidden, str) else "sigmoid"
+        opts["activation"] = [hidden] * (len(layers) - 2) + [out]
+        if args.loss is None:
+            opts["loss"] = loss
+    elif args.loss is None:
+        acts = opts["activation"]
+        last = acts[-1] if isinstance(acts, list) else acts
+        if last == out:
+            opts["loss"] = loss
 
 
 def _finite(x):
@@ -353,7 +550,8 @@ def _finite(x):
 def _train_report(data, opts, layers, seed, result, X, y, validation, saved,
                   plotted) -> dict:
     comps = result.components
-    y_hat = result.predict(X)
+    predict = _predictor(result)
+    y_hat = predict(X)
     report = {
         "command": "train",
         "data": data.name,
@@ -375,21 +573,42 @@ def _train_report(data, opts, layers, seed, result, X, y, validation, saved,
         "val_loss": _finite(result.val_history[-1]) if len(result.val_history) else None,
         "history_length": len(result.history),
         "elapsed": round(result.elapsed, 6),
-        "accuracy": _accuracy(y, y_hat),
+        "accuracy": None if y_hat is None else _accuracy(y, y_hat),
         "val_accuracy": None,
         "outputs": None,
         "saved": str(saved) if saved else None,
         "plot": str(plotted) if plotted else None,
     }
     if validation is not None:
-        report["val_accuracy"] = _accuracy(validation[1], result.predict(validation[0]))
+        val_hat = predict(validation[0])
+        report["val_accuracy"] = None if val_hat is None else _accuracy(validation[1],
+                                                                          val_hat)
     if len(data.X) <= TABLE_MAX_ROWS:
-        full = y_hat if X is data.X else result.predict(data.X)
-        report["outputs"] = [
-            {"x": xi.tolist(), "target": yi.tolist(), "output": [_finite(v) for v in oi]}
-            for xi, yi, oi in zip(data.X, data.y, full)
-        ]
+        full = y_hat if X is data.X else predict(data.X)
+        if full is not None:
+            report["outputs"] = [
+                {"x": xi.tolist(), "target": yi.tolist(),
+                 "output": [_finite(v) for v in oi]}
+                for xi, yi, oi in zip(data.X, data.y, full)
+            ]
     return report
+
+
+def _predictor(result):
+    """``X -> ŷ``, or ``None`` when a failing plugin makes prediction fail too."""
+    if result.stop_reason != "error":
+        return result.predict
+
+    def predict(X):
+        try:
+            out = result.predict(X)
+        except Exception:
+            return None
+        return out if isinstance(out, np.ndarray) and out.shape == (len(X),
+                                                                   result.network.layers[-1]) \
+            else None
+
+    return predict
 
 
 def _print_train_report(r: dict, data: Data, result, *, seed_given: bool) -> None:
@@ -401,6 +620,8 @@ def _print_train_report(r: dict, data: Data, result, *, seed_given: bool) -> Non
         ("network", f"{'-'.join(map(str, r['layers']))}, {act}, {r['loss']}, "
                     f"{r['optimizer']} lr={r['lr']:g}"
                     + (f", batch {r['batch_size']}" if r["batch_size"] else "")),
+        *([("classes", _short([str(c) for c in r["classes"]]))] if r.get("classes") else []),
+        *([("scale", f"{r['scale']} (stored in the model)")] if r.get("scale") else []),
         ("seed", f"{r['seed']}" + ("" if seed_given else
                                    f"  (repeat with --seed {r['seed']})")),
         ("epochs", f"{r['epochs']} in {r['elapsed']:.3g} s ({rate:,.0f} epochs/s)"),

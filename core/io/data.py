@@ -10,7 +10,9 @@ Formats (chosen by the file name):
 - ``*.tsv`` — tab-separated; anything else (``*.csv``, ``*.txt``, …) is
   comma-separated.  ``-`` reads comma-separated text from standard input.
   The first non-blank line names the columns; every further non-blank line
-  holds one number per column.  Blank lines are skipped.
+  holds one value per column.  Blank lines are skipped.  Input columns hold
+  numbers; a *target* column may hold text (class labels such as
+  ``setosa``), which :attr:`Split.labels` returns as strings.
 
 Every problem raises :class:`deltarule.DataError` naming the file, the row
 and the column, e.g. ``data.csv: row 3 (line 4), column 'x2' (2 of 3): 'abc'
@@ -23,15 +25,18 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import math
+import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
 from ..errors import DataError
-from .npz import META_KEY, load_npz_arrays
+from .files import open_regular
+from .npz import META_KEY, NUMERIC, NpzArchive
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,9 @@ class Table:
     data: np.ndarray
     source: str
     default_target: tuple[str, ...] = ()
+    # columns holding text: name -> (the cells as strings, the first non-number
+    # as a ready DataError message); their ``data`` column is NaN
+    text: dict = field(default_factory=dict)
 
     @property
     def n_rows(self) -> int:
@@ -95,26 +103,62 @@ class Table:
                 f"{self.source} has no feature columns left once the target "
                 f"column(s) {', '.join(target)} are set aside"
             )
+        for i in f_idx:
+            if self.columns[i] in self.text:
+                raise DataError(self.text[self.columns[i]][1])
+        labels = None
+        text_targets = [self.columns[i] for i in t_idx if self.columns[i] in self.text]
+        if text_targets:
+            if len(t_idx) != 1:
+                raise DataError(
+                    f"{self.source}: target column {text_targets[0]!r} holds text (class "
+                    f"labels); a text target must be the only target column, got "
+                    f"{', '.join(target)}"
+                )
+            labels = self.text[text_targets[0]][0]
+            empty = np.flatnonzero(np.char.str_len(labels.astype(str)) == 0)
+            if empty.size:
+                raise DataError(
+                    f"{self.source}: row {int(empty[0]) + 1}, column {text_targets[0]!r}: "
+                    "the label is empty; every row needs a class label"
+                )
         return Split(
             X=self.data[:, f_idx],
             y=self.data[:, t_idx],
             features=tuple(self.columns[i] for i in f_idx),
             targets=tuple(self.columns[i] for i in t_idx),
+            labels=labels,
         )
 
 
 @dataclass(frozen=True)
 class Split:
-    """``X`` ``(n, n_features)``, ``y`` ``(n, n_targets)`` and their column names."""
+    """``X`` ``(n, n_features)``, ``y`` ``(n, n_targets)`` and their column names.
+
+    ``labels``: for a single target column holding text, its cells as an
+    ``(n,)`` array of strings (``y`` is then NaN); else ``None``.
+    """
 
     X: np.ndarray
     y: np.ndarray
     features: tuple[str, ...]
     targets: tuple[str, ...]
+    labels: np.ndarray | None = None
+
+
+MAX_DATA_BYTES = 1 << 30  # a data file: 1 GiB of text, or of .npz arrays decompressed
+MAX_DATA_VALUES = 1 << 27  # numbers in a table: 1 GiB as float64
+_BLOCK_ROWS = 4096  # CSV rows parsed into one float64 block (bounds the Python objects)
+_PIECE_CHARS = 1 << 20  # a long line is read in pieces of this many characters
 
 
 def read_table(path) -> Table:
-    """Read ``path`` (see the module docstring for the formats) as a :class:`Table`."""
+    """Read ``path`` (see the module docstring for the formats) as a :class:`Table`.
+
+    Only regular files are read (and ``-``, standard input); a file holds at
+    most :data:`MAX_DATA_BYTES` (CSV text, or ``.npz`` arrays decompressed)
+    and :data:`MAX_DATA_VALUES` numbers.  Every problem is a :class:`DataError`.
+    """
     name = str(path)
     if name == "-":
         return _read_delimited(sys.stdin, "<stdin>", ",")
@@ -123,62 +167,138 @@ def read_table(path) -> Table:
     if suffix == ".npz":
         return _read_npz(p)
     delimiter = "\t" if suffix in (".tsv", ".tab") else ","
-    try:
-        with open(p, encoding="utf-8-sig", newline="") as fh:
-            return _read_delimited(fh, name, delimiter)
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{name} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
-            "data files must be CSV text, or .npz arrays"
-        ) from None
-    except OSError as exc:
-        raise DataError(f"cannot read data file {name!r}: {exc.strerror or exc}") from None
+    fh = open_regular(p, DataError, "a data file")
+    size = os.fstat(fh.fileno()).st_size
+    if size > MAX_DATA_BYTES:
+        fh.close()
+        raise DataError(f"{name} is too large ({size} bytes, limit {MAX_DATA_BYTES})")
+    with io.TextIOWrapper(fh, encoding="utf-8-sig", newline="") as text:
+        try:
+            return _read_delimited(text, name, delimiter)
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                f"{name} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                "data files must be CSV text, or .npz arrays"
+            ) from None
+        except OSError as exc:
+            raise DataError(f"cannot read data file {name!r}: {exc.strerror or exc}") \
+                from None
+
+
+def _bounded_lines(stream, source: str, limit: int):
+    """The lines of a text stream, refusing more than ``limit`` characters in all.
+
+    Lines are read in pieces of at most :data:`_PIECE_CHARS` characters, so a
+    stream without line ends (``/dev/zero`` on standard input) is stopped by
+    the limit, or at once by its NUL bytes, never read whole into memory.
+    """
+    left, number, pieces = limit, 0, []
+    while True:
+        want = min(left + 1, _PIECE_CHARS)
+        piece = stream.readline(want)
+        if not piece:
+            if pieces:
+                yield "".join(pieces)
+            return
+        left -= len(piece)
+        if left < 0:
+            raise DataError(f"{source} is too large (more than {limit} characters, "
+                            f"limit {limit})")
+        if "\0" in piece:
+            raise DataError(f"{source}: line {number + 1} holds NUL bytes, so it is not "
+                            "CSV text")
+        pieces.append(piece)
+        if len(piece) < want or piece[-1] in "\r\n":
+            number += 1
+            yield pieces[0] if len(pieces) == 1 else "".join(pieces)
+            pieces = []
 
 
 def _read_delimited(lines, source: str, delimiter: str) -> Table:
+    old_limit = csv.field_size_limit()
+    # a field may be as long as the file (csv's default stops at 128 KiB)
+    csv.field_size_limit(max(old_limit, MAX_DATA_BYTES))
+    try:
+        return _parse_delimited(_bounded_lines(lines, source, MAX_DATA_BYTES), source,
+                                delimiter)
+    finally:
+        csv.field_size_limit(old_limit)
+
+
+def _parse_delimited(lines, source: str, delimiter: str) -> Table:
     reader = csv.reader(lines, delimiter=delimiter)
     header: list[str] | None = None
     header_line = 0
+    blocks: list[np.ndarray] = []
     rows: list[list[float]] = []
+    text: dict = {}  # column index -> [its cells as text, the error message for inputs]
+    n_rows = 0
     line_of_row: list[int] = []
-    for fields in reader:
-        if not any(f.strip() for f in fields):
-            continue
-        line = reader.line_num
-        if header is None:
-            header = _header(fields, source, line)
-            header_line = line
-            continue
-        if len(fields) != len(header):
-            raise DataError(
-                f"{source}: row {len(rows) + 1} (line {line}) has {len(fields)} "
-                f"value(s) but the header on line {header_line} names {len(header)} "
-                f"columns; every row needs one value per column"
-            )
-        try:
-            rows.append([float(f) for f in fields])
-        except ValueError:
-            rows.append(_parse_row(fields, header, source, len(rows) + 1, line))
-        line_of_row.append(line)
+    try:
+        for fields in reader:
+            if not any(f.strip() for f in fields):
+                continue
+            line = reader.line_num
+            if header is None:
+                header = _header(fields, source, line)
+                header_line = line
+                max_rows = MAX_DATA_VALUES // len(header)
+                continue
+            if len(fields) != len(header):
+                raise DataError(
+                    f"{source}: row {n_rows + 1} (line {line}) has {len(fields)} "
+                    f"value(s) but the header on line {header_line} names {len(header)} "
+                    f"columns; every row needs one value per column"
+                )
+            if n_rows >= max_rows:
+                raise DataError(
+                    f"{source} is too large: more than {max_rows} rows of {len(header)} "
+                    f"columns (limit {MAX_DATA_VALUES} numbers)"
+                )
+            if text:
+                rows.append(_parse_text_row(fields, header, source, n_rows, line, text,
+                                            blocks, rows))
+            else:
+                try:
+                    rows.append([float(f) for f in fields])
+                except ValueError:
+                    rows.append(_parse_text_row(fields, header, source, n_rows, line, text,
+                                                blocks, rows))
+            n_rows += 1
+            line_of_row.append(line)
+            if len(rows) == _BLOCK_ROWS:
+                blocks.append(np.array(rows, dtype=np.float64))
+                rows = []
+    except csv.Error as exc:
+        raise DataError(
+            f"{source}: line {reader.line_num}: {exc}; data files must be plain CSV text"
+        ) from None
     if header is None:
         raise DataError(
             f"{source} is empty: expected a header row naming the columns, then one "
             "row of numbers per sample"
         )
-    if not rows:
+    if not n_rows:
         raise DataError(
             f"{source} has a header ({', '.join(header)}) but no data rows"
         )
-    data = np.array(rows, dtype=np.float64)
-    bad = ~np.isfinite(data)
+    if rows:
+        blocks.append(np.array(rows, dtype=np.float64))
+    data = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+    del blocks, rows
+    numeric = [i for i in range(len(header)) if i not in text]
+    bad = ~np.isfinite(data[:, numeric])
     if bad.any():
-        r, c = (int(i) for i in np.argwhere(bad)[0])
+        r, k = (int(i) for i in np.argwhere(bad)[0])
+        c = numeric[k]
         raise DataError(
             f"{source}: row {r + 1} (line {line_of_row[r]}), column {header[c]!r} "
             f"({c + 1} of {len(header)}): {float(data[r, c])!r} is not a finite number; "
             "remove or impute missing and infinite values"
         )
-    return Table(tuple(header), data, source)
+    return Table(tuple(header), data, source,
+                 text={header[c]: (np.array(cells), message)
+                       for c, (cells, message) in text.items()})
 
 
 def _header(fields: list[str], source: str, line: int) -> list[str]:
@@ -211,37 +331,68 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _parse_row(fields, header, source, row, line) -> list[float]:
+def _parse_text_row(fields, header, source, n_rows, line, text, blocks, rows) -> list[float]:
+    """One row once a column may hold text (class labels): the numbers, with NaN
+    in text columns, whose cells go to ``text``.  A column becomes text at its
+    first cell that is not a number; its cells read before are kept as text
+    too, in their shortest form (``1``, ``2.5``)."""
     values = []
-    for c, text in enumerate(fields):
+    for c, cell in enumerate(fields):
+        if c in text:
+            text[c][0].append(cell.strip())
+            values.append(math.nan)
+            continue
         try:
-            values.append(float(text))
+            values.append(float(cell))
+            continue
         except ValueError:
-            shown = f"{text!r} is not a number" if text.strip() else "the cell is empty"
-            raise DataError(
-                f"{source}: row {row} (line {line}), column {header[c]!r} "
-                f"({c + 1} of {len(header)}): {shown}; every cell below the header "
-                "must be a number"
-            ) from None
+            pass
+        earlier = [b[:, c] for b in blocks] + [np.array([r[c] for r in rows], dtype=float)]
+        cells = [np.format_float_positional(v, trim="-")
+                 for v in np.concatenate(earlier)] if n_rows else []
+        shown = f"{cell!r} is not a number" if cell.strip() else "the cell is empty"
+        message = (
+            f"{source}: row {n_rows + 1} (line {line}), column {header[c]!r} "
+            f"({c + 1} of {len(header)}): {shown}; every input cell below the header "
+            "must be a number (only a target column may hold text labels)"
+        )
+        text[c] = [cells + [cell.strip()], message]
+        values.append(math.nan)
     return values
 
 
 def _read_npz(path: Path) -> Table:
     name = str(path)
-    if not path.exists():
-        raise DataError(f"cannot read data file {name!r}: no such file")
-    arrays = load_npz_arrays(path, DataError, "a data file")
-    if META_KEY in arrays:
-        raise DataError(f"{name} is a deltarule model file, not a data file")
-    if not arrays:
-        raise DataError(f"{name} holds no arrays")
-    if "X" in arrays:
-        extra = sorted(set(arrays) - {"X", "y"})
-        if extra:
+    with NpzArchive(path, DataError, "a data file") as npz:
+        if META_KEY in npz.arrays:
+            raise DataError(f"{name} is a deltarule model file, not a data file")
+        if npz.others:
             raise DataError(
-                f"{name} has X plus arrays other than y ({', '.join(extra)}); an X/y "
-                "file holds exactly X and optionally y"
+                f"{name} holds {npz.others[0]!r}, which is not a NumPy array; a data .npz "
+                "holds only arrays"
             )
+        if not npz.arrays:
+            raise DataError(f"{name} holds no arrays")
+        if "X" in npz.arrays:
+            extra = sorted(set(npz.arrays) - {"X", "y"})
+            if extra:
+                raise DataError(
+                    f"{name} has X plus arrays other than y ({', '.join(extra)}); an X/y "
+                    "file holds exactly X and optionally y"
+                )
+        arrays, used = {}, 0
+        for key in npz.arrays:
+            arr = npz.read(key, dtypes=NUMERIC, limit=MAX_DATA_BYTES - used,
+                           what="numbers")
+            used += arr.nbytes
+            if arr.size > MAX_DATA_VALUES:
+                raise DataError(f"{name}: array {key!r} is too large ({arr.size} numbers, "
+                                f"limit {MAX_DATA_VALUES})")
+            arrays[key] = arr
+    if sum(a.size for a in arrays.values()) > MAX_DATA_VALUES:
+        raise DataError(f"{name} is too large ({sum(a.size for a in arrays.values())} "
+                        f"numbers, limit {MAX_DATA_VALUES})")
+    if "X" in arrays:
         X = _numeric_2d(arrays["X"], name, "X")
         columns = [f"x{i + 1}" for i in range(X.shape[1])]
         parts, target = [X], []
@@ -282,10 +433,6 @@ def _read_npz(path: Path) -> Table:
 
 
 def _numeric_2d(arr: np.ndarray, source: str, key: str) -> np.ndarray:
-    if arr.dtype.kind not in "biuf":
-        raise DataError(
-            f"{source}: array {key!r} has dtype {arr.dtype}; data arrays must be numbers"
-        )
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2:

@@ -5,7 +5,9 @@ SiLU), beside its derivative::
 
     f'(z) = σ(βz) + βz · σ(βz) (1 − σ(βz)) = β a + σ(βz) (1 − β a)
 
-with ``a = f(z)``.  Arrays are ``(n_samples, n_units)``.
+with ``a = f(z)``.  Arrays are ``(n_samples, n_units)``.  ``lower_onnx``
+lets ``deltarule export`` / ``deltarule.to_onnx`` write models using swish
+as ONNX graphs (docs/export.md).
 
 Installed, this package declares the entry point
 ``[project.entry-points.deltarule] swish = "deltarule_swish:plugin"``, so
@@ -67,6 +69,18 @@ class Swish:
         out = np.subtract(1.0, ba, out=out)
         np.multiply(out, s, out=out)
         return np.add(out, ba, out=out)
+
+    def lower_onnx(self, g, z):
+        """The ONNX lowering for ``deltarule.to_onnx``: ``z · 1 / (1 + e^{−βz})``.
+
+        ``g.op`` adds an ONNX operator and returns its output's name; ``g.const``
+        is a constant in the graph's dtype.  The sigmoid is spelt out as
+        ``forward`` computes it (onnxruntime's ``Sigmoid`` is less accurate).
+        """
+        one = g.const(1.0)
+        bz = g.op("Mul", z, g.const(self.beta))
+        s = g.op("Div", one, g.op("Add", one, g.op("Exp", g.op("Neg", bz))))
+        return g.op("Mul", z, s)
 
 
 class SwishPlugin:

@@ -7,6 +7,7 @@ is this import order within each family.
 
 from deltarule.specs.laws import (  # noqa: F401  (imported to register the laws)
     activation,
+    onnx,
     loss,
     optimizer,
     initializer,

@@ -409,7 +409,7 @@ def divergence(_, ctx):
     """A non-finite loss stops the run (reason "diverged") and restores the
     parameters of the last epoch whose loss was finite — with full batches, those
     that produced history[−2] (they score it again); if no epoch had a finite loss,
-    the initial parameters.  With mini-batches the parameters left are finite and
+    the initial parameters (or the run is refused before the first epoch).  With mini-batches the parameters left are finite and
     score a finite loss.
     """
     import deltarule
@@ -450,8 +450,12 @@ def divergence(_, ctx):
                             "parameters left must be finite and score a finite loss")
     # no finite epoch at all: the initial parameters stay
     init = [(np.full((1, 4), 1e200), np.zeros(4)), (np.full((4, 1), 1e200), np.zeros(1))]
-    result = deltarule.train(X, y, layers=[1, 4, 1], activation=_Linear(), init=init,
-                             max_epochs=10, plugins=[harness.Guard(10)], entry_points=False)
+    try:
+        result = deltarule.train(X, y, layers=[1, 4, 1], activation=_Linear(), init=init,
+                                 max_epochs=10, plugins=[harness.Guard(10)],
+                                 entry_points=False)
+    except deltarule.DeltaRuleError:
+        return  # refused before the first epoch (a non-finite loss for finite input)
     if result.stop_reason != "diverged" or result.epochs != 1 or not _same_params(
             result.params, init):
         raise Violation(f"a first epoch with a non-finite loss must stop ('diverged') with "
@@ -464,7 +468,8 @@ def divergence(_, ctx):
 def history(_, ctx):
     """history[k] is the training loss of the parameters entering epoch k+1 (θ_k;
     full batch, to 1e-12 relative), val_history[k] the validation loss of the
-    parameters at the end of epoch k+1; state.epoch, state.loss, state.val_loss,
+    parameters at the end of epoch k+1 (a summed loss times n_train / n_val, on the
+    training set's scale); state.epoch, state.loss, state.val_loss,
     state.history and state.val_history say the same at every epoch_end, and the
     result's history, val_history, epochs and loss agree; a run of unknown length
     keeps every epoch, and a State built by hand over given logs shows them.
@@ -499,7 +504,8 @@ def history(_, ctx):
             if not math.isclose(result.history[k], want, rel_tol=1e-12):
                 raise Violation(f"{opts}: history[{k}] = {result.history[k]!r}; the loss of "
                                 f"the parameters entering epoch {k + 1} is {want!r}")
-            want_v = loss_of(thetas[k + 1], Xv, yv)
+            # a summed loss's validation value is put on the training set's scale
+            want_v = loss_of(thetas[k + 1], Xv, yv) * len(X) / len(Xv)
             if not math.isclose(result.val_history[k], want_v, rel_tol=1e-12):
                 raise Violation(f"{opts}: val_history[{k}] = {result.val_history[k]!r}; the "
                                 f"validation loss at the end of epoch {k + 1} is {want_v!r}")
@@ -1106,18 +1112,25 @@ class _Raiser:
 
 @law("loop.interrupt", uses=STACK)
 def interrupt(_, ctx):
-    """Ctrl-C (KeyboardInterrupt) ends a run cleanly: fit returns the parameters
-    reached (those of fit for that many epochs), stop_reason "interrupted", seen by
-    train_end; if the last step overflowed, the last finite parameters are kept.  An
+    """Ctrl-C (KeyboardInterrupt) ends a run cleanly: trainer.result holds the
+    parameters reached (those of fit for that many epochs), stop_reason
+    "interrupted", seen by train_end (the interrupt may then go on to the caller); if the last step overflowed, the last finite parameters are kept.  An
     exception from a plugin propagates (chained to the original), after train_end
     saw stop_reason "error".
     """
     import deltarule
 
+    def interrupted(trainer, *data):
+        try:
+            trainer.fit(*data)
+        except KeyboardInterrupt:
+            pass  # it goes on to the caller, after the run ended cleanly
+        return trainer.result
+
     X, y = _data(12)
     for at in (1, 3):
         raiser = _Raiser(KeyboardInterrupt(), at)
-        r = _trainer(max_epochs=10, plugins=[raiser]).fit(X, y)
+        r = interrupted(_trainer(max_epochs=10, plugins=[raiser]), X, y)
         ref = _trainer(max_epochs=at).fit(X, y)
         if (r.stop_reason, raiser.end_reason, r.epochs) != ("interrupted", "interrupted",
                                                              at) or not _same_params(
@@ -1128,9 +1141,10 @@ def interrupt(_, ctx):
     # the first step overflows (loss finite, update infinite): Ctrl-C right then
     init = [(np.array([[1e75]]), np.zeros(1)), (np.array([[1e75]]), np.zeros(1))]
     raiser = _Raiser(KeyboardInterrupt(), 1)
-    r = deltarule.train(np.array([[1.0]]), np.array([[0.0]]), layers=[1, 1, 1],
-                        activation=_Linear(), init=init, lr=1e100, max_epochs=5,
-                        plugins=[harness.Guard(5), raiser], entry_points=False)
+    r = interrupted(deltarule.Trainer([1, 1, 1], activation=_Linear(), init=init, lr=1e100,
+                                      max_epochs=5, plugins=[harness.Guard(5), raiser],
+                                      entry_points=False),
+                    np.array([[1.0]]), np.array([[0.0]]))
     if r.stop_reason != "interrupted" or not _same_params(r.params, init):
         raise Violation(f"Ctrl-C after an overflowing step: {r.stop_reason!r}, parameters "
                         f"{_params_diff(r.params, init)} (the last finite ones are the "

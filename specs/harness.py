@@ -33,6 +33,31 @@ class FrozenOptimizer:
         self.calls += 1
 
 
+class Guard:
+    """Stop criterion of last resort: ends a run that goes past ``epochs`` epochs or
+    ``seconds`` seconds with reason ``"spec-guard"``, so a broken criterion makes a
+    law fail instead of running forever.  Registered before the plugins under test,
+    it is asked after them."""
+
+    name = "spec-guard"
+
+    def __init__(self, epochs: int = 100_000, seconds: float = 60.0):
+        self.epochs, self.seconds = epochs, seconds
+        self.asked = 0
+
+    @hookimpl
+    def deltarule_train_start(self, state):
+        self.asked = 0
+
+    @hookimpl
+    def deltarule_stop(self, state):
+        # counted here too: a loop whose epoch counter is broken still ends
+        self.asked += 1
+        if max(self.asked, state.epoch) > self.epochs or state.elapsed >= self.seconds:
+            return "spec-guard"
+        return None
+
+
 class Recorder:
     """Observer plugin: per epoch ``(epoch, loss, grad_norm, stop_reason)``,
     gradient and parameter copies; ``end_reason`` from ``deltarule_train_end``."""
@@ -120,6 +145,7 @@ class ScriptedLoss:
 
     name = "scripted"
     minimum = 0.0
+    model_axis = True  # in a train_many run every model gets the scripted value
 
     def __init__(self, script):
         self.script = [float(v) for v in script]
@@ -128,7 +154,7 @@ class ScriptedLoss:
     def value(self, y, y_hat):
         v = self.script[min(self.calls, len(self.script) - 1)]
         self.calls += 1
-        return v
+        return np.full(len(y_hat), v) if np.ndim(y_hat) == 3 else v
 
     def gradient(self, y, y_hat):
         return np.subtract(y_hat, y)
@@ -138,15 +164,22 @@ TINY_X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
 TINY_Y = np.array([[1.0], [1.0], [0.0], [0.0]])
 
 
+def scripted_trainer(script, *, plugins=(), **options):
+    """A :class:`deltarule.Trainer` of the 2-3-1 XOR net whose loss follows
+    ``script`` (:class:`ScriptedLoss`); ``max_epochs`` defaults to its length."""
+    from deltarule import Trainer
+
+    options.setdefault("seed", 0)
+    options.setdefault("max_epochs", len(script))
+    guard = Guard(epochs=10 * (options["max_epochs"] or len(script)) + 10)
+    return Trainer([2, 3, 1], loss=ScriptedLoss(script), plugins=[guard, *plugins],
+                   entry_points=False, **options)
+
+
 def scripted_run(script, *, plugins=(), recorder=None, **options):
     """Train the 2-3-1 XOR net with :class:`ScriptedLoss` (``script``); return
     ``(result, recorder)``.  ``options`` are :class:`deltarule.Trainer` options."""
-    from deltarule import Trainer
-
     rec = recorder or Recorder()
-    options.setdefault("seed", 0)
-    options.setdefault("max_epochs", len(script))
-    trainer = Trainer([2, 3, 1], loss=ScriptedLoss(script), plugins=[rec, *plugins],
-                      entry_points=False, **options)
+    trainer = scripted_trainer(script, plugins=[rec, *plugins], **options)
     result = trainer.fit(TINY_X, TINY_Y)
     return result, rec

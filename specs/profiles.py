@@ -2,9 +2,15 @@
 
 Three profiles, by name:
 
-``dev``       fast feedback while editing (few examples, random each run);
-``ci``        derandomised (the same examples on every run), ``deadline=None``;
-``thorough``  many examples, for a release or a new plugin's first run.
+``dev``       the default: few examples, derandomised (the same on every run);
+``ci``        more examples, derandomised;
+``thorough``  many examples, for a release or a new plugin's first run; random
+              (``deltarule spec`` draws a seed and prints it, so a failure
+              found once is reproduced with ``--seed N``).
+
+Every profile keeps no example database: a verdict never depends on what an
+earlier run happened to find.  ``--seed N`` (:class:`deltarule.specs.search.Context`)
+turns derandomisation off and seeds hypothesis and the laws' own random states.
 
 The profile comes from ``deltarule spec --profile NAME``, or in a pytest run
 from the environment variable ``HYPOTHESIS_PROFILE`` (default: ``ci`` when
@@ -29,12 +35,12 @@ _SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large,
              HealthCheck.differing_executors]
 
 PROFILES: dict[str, settings] = {
-    "dev": settings(max_examples=15, deadline=None, suppress_health_check=_SUPPRESS,
-                    report_multiple_bugs=False),
+    "dev": settings(max_examples=15, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=_SUPPRESS, report_multiple_bugs=False),
     "ci": settings(max_examples=30, deadline=None, derandomize=True, database=None,
                    suppress_health_check=_SUPPRESS, report_multiple_bugs=False,
                    print_blob=True),
-    "thorough": settings(max_examples=300, deadline=None,
+    "thorough": settings(max_examples=300, deadline=None, database=None,
                          suppress_health_check=_SUPPRESS, report_multiple_bugs=False),
 }
 
@@ -43,7 +49,8 @@ for _name, _settings in PROFILES.items():
 
 
 def profile_name(name: str | None = None) -> str:
-    """The profile to use: ``name``, else ``$HYPOTHESIS_PROFILE``, else ci/dev."""
+    """The profile to use: ``name``, else ``$HYPOTHESIS_PROFILE``, else ci
+    (when ``$CI`` is set) or dev."""
     if name is None:
         name = os.environ.get(ENV_VAR) or ("ci" if os.environ.get("CI") else "dev")
     if name.startswith("deltarule-"):

@@ -1,17 +1,18 @@
-"""pytest plugin: run deltarule's specification suite on third-party plugins.
+"""pytest plugin: run deltarule's laws inside any pytest session.
 
-Opt-in from any pytest session::
+Opt-in from a plugin author's own session::
 
     pytest -p deltarule.specs.pytest_plugin --deltarule-plugin mypkg.plugin:plugin \\
         --pyargs deltarule.specs
 
-``--deltarule-plugin MODULE:ATTR`` (repeatable) registers a plugin; the
-component-law specs are then parametrised over the components it provides
-(and every activation × loss pair one of them belongs to), and the specs of
-the core machinery are deselected.  ``--deltarule-all`` keeps everything:
-every component of every registered plugin (bundled, entry points, yours)
-and the core specs.  ``--deltarule-report`` prints a table of every
-component and check at the end.
+``--deltarule-plugin MODULE:ATTR`` (repeatable) registers a plugin; the laws
+are then parametrised over the components it provides (and every activation ×
+loss pair one of them belongs to), and the laws of the core machinery are left
+out.  ``--deltarule-all`` keeps everything: every component of every
+registered plugin (bundled, entry points, yours) and the core laws.
+``--deltarule-report`` prints the table of every law and subject at the end.
+The hypothesis profile comes from ``HYPOTHESIS_PROFILE`` (see
+:mod:`deltarule.specs.profiles`).
 
 The suite's own ``conftest.py`` loads this plugin, so ``pytest`` on the
 ``deltarule/specs`` folder needs no ``-p``.
@@ -44,7 +45,7 @@ def pytest_addoption(parser):
     group.addoption(
         "--deltarule-all", action="store_true", dest="deltarule_all",
         help="with --deltarule-plugin: check every registered component and run the "
-             "core specs too")
+             "core laws too")
     group.addoption(
         "--deltarule-installed", action="store_true", dest="deltarule_installed",
         help="with --deltarule-plugin: also load the installed (entry-point) plugins, "
@@ -52,7 +53,7 @@ def pytest_addoption(parser):
              "bundled components are")
     group.addoption(
         "--deltarule-report", action="store_true", dest="deltarule_report",
-        help="print every component × check result at the end")
+        help="print every law × subject result at the end")
 
 
 def pytest_configure(config):
@@ -62,9 +63,9 @@ def pytest_configure(config):
 
 
 def registry_for(config):
-    """The registry every spec of this session checks (built once)."""
+    """The registry every law of this session checks (built once)."""
     if _REGISTRY not in config.stash:
-        from deltarule.registry import make_plugin_manager
+        from deltarule import make_registry as make_plugin_manager
 
         paths = config.getoption("deltarule_plugins", default=[]) or []
         # a plugin is checked with the bundled components only, unless asked:
@@ -83,35 +84,49 @@ def _only(config):
     return None
 
 
-def pytest_generate_tests(metafunc):
-    from deltarule.specs import checks
+def _case_id(item, subject) -> str:
+    if subject.family == "core":
+        return item.id
+    return f"{item.id}-{subject.name.replace(' × ', '+')}"
 
-    wanted = [f for f in ("activation", "loss", "optimizer", "initializer", "stop")
-              if f"{f}_law" in metafunc.fixturenames]
-    if not wanted and "network_pair" not in metafunc.fixturenames:
+
+def pytest_generate_tests(metafunc):
+    if "deltarule_law" not in metafunc.fixturenames:
         return
+    from deltarule.specs import runner
+
     reg, _ = registry_for(metafunc.config)
     only = _only(metafunc.config)
-    subjects = checks.subjects(reg, only)
-    for family in wanted:
-        params = [(s, item.check) for s in subjects if s.family == family
-                  for item in checks.LAWS[family]]
-        metafunc.parametrize(f"{family}_law", params,
-                             ids=[f"{s.name}-{c}" for s, c in params])
-    if "network_pair" in metafunc.fixturenames:
-        params = checks.pairs(reg, only)
-        metafunc.parametrize("network_pair", params,
-                             ids=[f"{a.name}-{l.name}" for a, l in params])
+    todo = runner.plan(reg, only, slow=True)
+    params = [pytest.param((item, subject), id=_case_id(item, subject),
+                           marks=[pytest.mark.slow] if item.slow else [])
+              for item, subject in todo]
+    metafunc.parametrize("deltarule_law", params)
+
+
+@pytest.fixture(scope="session")
+def deltarule_runner(request):
+    """The session's :class:`deltarule.specs.runner.Runner` (its profile from
+    ``$HYPOTHESIS_PROFILE``)."""
+    from deltarule.specs.profiles import profile_name
+    from deltarule.specs.runner import Runner
+    from deltarule.specs.search import Context
+
+    reg, _ = registry_for(request.config)
+    return Runner(Context(profile_name(None), None, reg))
 
 
 @pytest.fixture
 def deltarule_expect(request):
-    """``expect(result)``: record a :class:`CheckResult`; fail or skip the test by it."""
+    """``expect(result)``: record a :class:`CheckResult`; pass, fail, skip or xfail
+    the test by it."""
 
     def expect(result):
         request.config.stash[_RESULTS].append(result)
         if result.skipped:
-            pytest.skip(f"{result.label}, {result.check}: {result.message}")
+            pytest.skip(f"{result.law} {result.component}: {result.message}")
+        if result.xfailed:
+            pytest.xfail(f"{result.law} {result.component}: {result.reason}")
         if result.failed:
             pytest.fail(str(result), pytrace=False)
         return result
@@ -134,51 +149,13 @@ def pytest_collect_file(file_path, parent):
     return pytest.Module.from_parent(parent, path=file_path)
 
 
-def pytest_collection_modifyitems(session, config, items):
-    keep, drop = [], []
-    only = _only(config)
-    for item in items:
-        in_suite = _in_specs(item)
-        if in_suite and only is not None and not _is_law(item):
-            drop.append(item)
-        else:
-            keep.append(item)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep
-
-
-LAW_FIXTURES = ("activation_law", "loss_law", "optimizer_law", "initializer_law",
-                "stop_law", "network_pair", "model_axis_subject")
-
-
-def _is_law(item) -> bool:
-    """A component-law spec (parametrised over components), not a core spec."""
-    return any(name in LAW_FIXTURES for name in getattr(item, "fixturenames", ()))
-
-
-def _in_specs(item) -> bool:
-    try:
-        Path(str(item.path)).resolve().relative_to(SPECS_DIR)
-    except ValueError:
-        return False
-    return True
-
-
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     results = config.stash.get(_RESULTS, [])
-    if not results:
+    if not results or not config.getoption("deltarule_report", default=False):
         return
-    from deltarule.specs.checks import Report
+    from deltarule.specs.report import Report
 
     report = Report(results)
-    tr = terminalreporter
-    if config.getoption("deltarule_report", default=False):
-        tr.section("deltarule component laws: every component and check")
-        tr.write_line(report.table())
-    elif report.failures:
-        tr.section("deltarule component laws that failed")
-        for r in report.failures:
-            tr.write_line(f"FAILED  {r.family} {r.component!r} [plugin {r.plugin}] "
-                          f"check {r.check!r}")
-    tr.write_line(f"deltarule component laws: {report.summary()}")
+    terminalreporter.section("deltarule laws: every law and subject")
+    terminalreporter.write_line(report.table())
+    terminalreporter.write_line(f"deltarule laws: {report.summary()}")

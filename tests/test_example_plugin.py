@@ -104,7 +104,8 @@ def test_swish_passes_the_spec_suite(site):
     )
     proc = run(site, "-c", code)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for check in ("forward", "derivative", "out-buffer", "onnx-export", "network-gradient"):
+    for check in ("activation.forward", "activation.derivative", "activation.out-buffer",
+                  "activation.onnx-export", "network.gradient"):
         assert any(line.startswith("PASSED") and "swish" in line and check in line
                    for line in proc.stdout.splitlines()), (check, proc.stdout)
 
@@ -174,13 +175,13 @@ def test_spec_checks_a_plugin_with_the_bundled_components_only(site, tmp_path):
     (tmp_path / "my_swish.py").write_text(MY_SWISH)
     # the installed swish is neither paired with nor clashing with mine
     proc = python("-m", "deltarule", "spec", "--plugin", "my_swish:plugin", "-v",
-                  "-k", "network", env={"PYTHONPATH": str(site)}, cwd=tmp_path)
+                  "--law", "network.gradient", env={"PYTHONPATH": str(site)}, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
-    assert "swish-" in proc.stdout and "deltarule_swish" not in proc.stdout
+    assert "network swish × " in proc.stdout and "deltarule_swish" not in proc.stdout
     # --installed pairs it with the installed plugins too (here: the shadowed swish
     # is not paired, the explicit one wins; the run still passes)
     proc = python("-m", "deltarule", "spec", "--plugin", "my_swish:plugin", "--installed",
-                  "-k", "network", env={"PYTHONPATH": str(site)}, cwd=tmp_path)
+                  "--law", "network.gradient", env={"PYTHONPATH": str(site)}, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
 
 

@@ -13,7 +13,7 @@ import pytest
 
 import deltarule
 from deltarule.specs import check_component, onnx_law
-from deltarule.specs.checks import LAWS
+from deltarule.specs import LAWS
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -28,7 +28,7 @@ def bundled(name):
 
 def onnx_result(act):
     report = check_component(act, "activation", profile="ci")
-    [result] = [r for r in report if r.check == "onnx-export"]
+    [result] = [r for r in report if r.law == "activation.onnx-export"]
     return result
 
 
@@ -41,7 +41,7 @@ def with_lowering(base, lowering):
 
 
 def test_the_law_is_registered_for_activations():
-    assert "onnx-export" in [law.check for law in LAWS["activation"]]
+    assert LAWS["activation.onnx-export"].family == "activation"
 
 
 # every bundled activation's lowering is checked by specs/spec_components.py
@@ -121,9 +121,10 @@ def _spec(args, extra_path=()):
 
 
 def test_spec_plugin_runs_the_law_on_the_plugins_activation():
-    proc = _spec(["--plugin", "deltarule_swish:plugin", "-k", "onnx"])
+    proc = _spec(["--plugin", "deltarule_swish:plugin", "--law", "activation.onnx-export",
+                  "-v"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "PASSED  activation  swish  onnx-export" in proc.stdout
+    assert "PASSED  activation.onnx-export  activation swish" in proc.stdout
     assert "note" not in proc.stderr
 
 
@@ -132,7 +133,8 @@ def test_spec_says_so_when_onnxruntime_is_missing(tmp_path):
     (tmp_path / "onnxruntime").mkdir()
     (tmp_path / "onnxruntime" / "__init__.py").write_text(
         "raise ImportError('onnxruntime hidden by the test')\n")
-    proc = _spec(["--plugin", "deltarule_swish:plugin", "-k", "onnx"], [tmp_path])
-    assert "SKIPPED activation  swish  onnx-export" in proc.stdout, proc.stdout
+    proc = _spec(["--plugin", "deltarule_swish:plugin", "--law", "activation.onnx-export"],
+                 [tmp_path])
+    assert "SKIPPED activation.onnx-export activation 'swish'" in proc.stdout, proc.stdout
     assert ("note: the onnx-export law was skipped: onnxruntime not installed"
             in proc.stderr), proc.stderr

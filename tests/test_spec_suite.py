@@ -1,328 +1,447 @@
-"""The spec suite itself: it must FAIL, clearly, on broken components.
+"""The spec suite itself: every law FAILS, clearly and every time, on a broken component.
 
-A checker that passes everything is worthless, so each law is shown a
-deliberately broken component and must name the component, the check and
-the offending input with the analytic and numeric values.
+A law that passes everything is worthless.  Each law is shown a deliberately
+broken component — a third-party-style component (``tests/broken_components.py``)
+for the component laws, a broken piece of the library (monkeypatched) for the
+core laws — and must fail with a message naming the law and the component, on
+every run.
 """
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import deltarule
-from deltarule.plugins.activations import Sigmoid
+from deltarule.plugins import stopping
+from deltarule.plugins.activations import LeakyReLU, Sigmoid, Tanh
 from deltarule.plugins.losses import MSE
 from deltarule.plugins.optimizers import SGD
 from deltarule.specs import (
+    LAWS,
     SpecFailure,
     check_component,
     check_plugin,
     no_global_random_state,
     pair_skip_reason,
 )
-from deltarule.specs import checks
+from deltarule.specs.laws.initializer import GlobalRandomStateUsed
+from deltarule.specs.runner import Runner, core_subject
+from deltarule.specs.search import Context
 
-PROFILE = "ci"
+from tests import broken_components as B
 
-
-def by_check(report):
-    return {r.check: r for r in report}
-
-
-# ---------------------------------------------------------------- broken components
-class WrongDerivative:
-    """σ with σ'(z) = a instead of a (1 − a)."""
-
-    name = "wrong_sigmoid"
-    output_range = (0.0, 1.0)
-
-    def forward(self, z):
-        return 1 / (1 + np.exp(-z))
-
-    def derivative(self, z, a):
-        return a.copy()
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
-class HalfGradientMSE:
-    """½ Σ (ŷ − y)² with a gradient off by a factor 2."""
-
-    name = "half_mse"
-
-    def value(self, y, y_hat):
-        return 0.5 * float(np.sum((y_hat - y) ** 2))
-
-    def gradient(self, y, y_hat):
-        return 2.0 * (y_hat - y)
+def run_component_law(law_id, family, component):
+    if family == "stop" or law_id.startswith("network."):
+        report = check_plugin(getattr(B, B.plugin_name(law_id)), laws=[law_id])
+    else:
+        report = check_component(component, family, laws=[law_id])
+    assert report, f"{law_id} did not run on {component!r}"
+    return report
 
 
-class Climber:
-    """Gradient ascent."""
-
-    name = "climber"
-
-    def __init__(self, lr=0.1):
-        self.lr = lr
-
-    def step(self, params, grads):
-        for p, g in zip(params, grads):
-            p += self.lr * g
+def run_core_law(law_id):
+    return Runner(Context("dev")).run(LAWS[law_id], core_subject())
 
 
-class SharedMomentum:
-    """Momentum whose velocity is a class attribute: runs share it."""
+def cli(*args) -> tuple[int, str]:
+    """``deltarule ARGS`` in this process: (exit status, stdout)."""
+    from deltarule.cli import main
 
-    name = "shared_momentum"
-    velocity = {}
-
-    def __init__(self, lr=0.1):
-        self.lr = lr
-
-    def step(self, params, grads):
-        for i, (p, g) in enumerate(zip(params, grads)):
-            v = SharedMomentum.velocity.get(i, 0.0) * 0.5 - self.lr * g
-            SharedMomentum.velocity[i] = v
-            p += v
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(list(args))
+    return code, out.getvalue()
 
 
-class GlobalStateInit:
-    """Draws from np.random.randn, ignoring its Generator."""
-
-    name = "global_init"
-
-    def __call__(self, layer_sizes, rng, dtype=np.float64):
-        return [(np.random.randn(a, b).astype(dtype), np.zeros(b, dtype))
-                for a, b in zip(layer_sizes[:-1], layer_sizes[1:])]
-
-
-class FixedSeedInit:
-    """A private RandomState(0): reproducible, but blind to the Generator."""
-
-    name = "fixed_init"
-
-    def __call__(self, layer_sizes, rng, dtype=np.float64):
-        r = np.random.RandomState(0)
-        return [(r.standard_normal((a, b)).astype(dtype), np.zeros(b, dtype))
-                for a, b in zip(layer_sizes[:-1], layer_sizes[1:])]
+# ---------------------------------------------------------------- the register
+def test_every_law_states_itself_and_has_a_family():
+    assert len(LAWS) >= 50
+    for law_id, item in LAWS.items():
+        assert re.fullmatch(r"[a-z][a-z-]*\.[a-z0-9-]+", law_id), law_id
+        assert item.statement, law_id
+        assert item.family in ("activation", "loss", "optimizer", "initializer", "stop",
+                               "network", "core")
 
 
-class WrongShapeInit:
-    name = "transposed_init"
-
-    def __call__(self, layer_sizes, rng, dtype=np.float64):
-        return [(rng.standard_normal((b, a)).astype(dtype), np.zeros(b, dtype))
-                for a, b in zip(layer_sizes[:-1], layer_sizes[1:])]
+def documented_law_ids() -> set[str]:
+    text = (DOCS / "specs.md").read_text(encoding="utf-8")
+    families = "|".join(sorted({i.split(".")[0] for i in LAWS}))
+    return set(re.findall(rf"`((?:{families})\.[a-z0-9-]+)`", text))
 
 
-class SwishNoKinkDecl:
-    """relu without `kinks = (0.0,)`: the check must say to declare it."""
-
-    name = "undeclared_relu"
-
-    def forward(self, z):
-        return np.maximum(z, 0.0)
-
-    def derivative(self, z, a):
-        return (z > 0).astype(np.float64)
+def test_every_law_is_in_docs_specs_md_and_every_law_named_there_exists():
+    documented = documented_law_ids()
+    assert not set(LAWS) - documented, f"laws missing from docs/specs.md: " \
+                                       f"{sorted(set(LAWS) - documented)}"
+    assert not documented - set(LAWS), f"docs/specs.md names no such laws: " \
+                                       f"{sorted(documented - set(LAWS))}"
 
 
-class InPlaceForward:
-    name = "inplace_sigmoid"
-
-    def forward(self, z):
-        np.negative(z, z)
-        np.exp(z, z)
-        z += 1
-        return 1 / z
-
-    def derivative(self, z, a):
-        return a * (1 - a)
+def test_every_law_has_a_broken_component_in_these_tests():
+    assert set(B.BROKEN) | set(CORE_BREAKS) == set(LAWS)
+    assert not set(B.BROKEN) & set(CORE_BREAKS)
 
 
-class WrongSoftmaxVJP:
-    name = "bad_softmax"
-
-    def forward(self, z):
-        e = np.exp(z - z.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
-
-    def vjp(self, z, a, g):
-        return a * g  # forgets the − Σ g a term
-
-
-class OffsetLoss:
-    """Squared error plus 1: its value at ŷ = y is 1, but it declares no minimum."""
-
-    name = "offset_mse"
-
-    def value(self, y, y_hat):
-        return 1.0 + 0.5 * float(np.sum((y_hat - y) ** 2))
-
-    def gradient(self, y, y_hat):
-        return y_hat - y
+# ---------------------------------------------------------------- component laws fail
+@pytest.mark.parametrize("law_id", sorted(B.BROKEN))
+def test_component_law_fails_on_its_broken_component(law_id):
+    family, component = B.BROKEN[law_id]
+    report = run_component_law(law_id, family, component)
+    failed = [r for r in report if r.law == law_id and r.failed]
+    assert failed, str(report)
+    text = str(failed[0])
+    assert f"FAILED {law_id}: " in text
+    assert repr(component.name) in text
+    assert "reproduce: " in text
+    assert failed[0].message.strip()
 
 
-# ---------------------------------------------------------------- the laws fail
-def test_wrong_activation_derivative_fails_with_the_input_and_both_values():
-    report = check_component(WrongDerivative(), "activation", profile=PROFILE)
-    result = by_check(report)["derivative"]
+@pytest.mark.parametrize("law_id", sorted(B.BROKEN))
+def test_spec_plugin_gives_the_same_verdict_ten_times(law_id):
+    """``deltarule spec --plugin X --law L`` on each broken component: ten runs,
+    one verdict (the default profile is derandomised, the sweeps are fixed)."""
+    path = f"tests.broken_components:{B.plugin_name(law_id)}"
+    outcomes = set()
+    for _ in range(10):
+        code, out = cli("spec", "--plugin", path, "--law", law_id)
+        failed = tuple(sorted(line for line in out.splitlines() if line.startswith("FAILED")))
+        outcomes.add((code, failed))
+    assert len(outcomes) == 1, outcomes
+    (code, failed), = outcomes
+    assert code == 1 and any(law_id in line for line in failed), failed
+
+
+# ---------------------------------------------------------------- core laws fail
+def loop_module():
+    import deltarule.loop as loop
+
+    return loop
+
+
+def _scaled_sgd(mp, factor):
+    mp.setattr(SGD, "learning_rate", lambda self, t: self.lr * factor)
+
+
+def _sloppy_sgd(mp):
+    original = SGD.step
+
+    def sloppy(self, params, grads):
+        original(self, params, grads)
+        for p in params:
+            p *= 1 + 1e-9
+
+    mp.setattr(SGD, "step", sloppy)
+
+
+def _drifting_sgd(mp):
+    original = SGD.step
+
+    def drifting(self, params, grads):
+        original(self, params, grads)
+        for p in params:
+            p += 1e-12  # tiny, but 10 000 epochs of it are visible
+
+    mp.setattr(SGD, "step", drifting)
+
+
+def _stop(mp, cls, fn):
+    mp.setattr(cls, "deltarule_stop", deltarule.hookimpl(fn))
+
+
+def _late_max_epochs(self, state):
+    limit = state.config.get("max_epochs")
+    return "max_epochs" if limit is not None and state.epoch > limit else None
+
+
+def _strict_target(self, state):
+    target = state.config.get("target_loss")
+    return "target_loss" if target is not None and state.loss < target else None
+
+
+def _strict_gradient(self, state):
+    tol = state.config.get("gradient_tol")
+    return "gradient_norm" if tol is not None and state.grad_norm < tol else None
+
+
+def _wrap(mp, owner, name, make):
+    original = getattr(owner, name)
+    mp.setattr(owner, name, make(original))
+
+
+def _break_batch_full(mp):
+    def make(original):
+        def plan(net, loss_c, X, y, batch_size, order):
+            if batch_size is not None and batch_size >= len(X):
+                batch_size = len(X) - 1  # forgets that b ≥ n is full batch
+            return original(net, loss_c, X, y, batch_size, order)
+        return plan
+
+    _wrap(mp, loop_module(), "batch_plan", make)
+
+
+def _scaled_minibatch_loss(mp):
+    def make(original):
+        def epoch_function(net, loss_c, optimizer, X, y, batch_size, shuffle, rng):
+            epoch = original(net, loss_c, optimizer, X, y, batch_size, shuffle, rng)
+            if batch_size is None or batch_size >= len(X):
+                return epoch
+            return lambda: epoch() * (1 + 1e-9)  # weighs the batches wrongly
+        return epoch_function
+
+    _wrap(mp, loop_module(), "epoch_function", make)
+
+
+def _unshuffled(mp):
+    def make(original):
+        def epoch_function(net, loss_c, optimizer, X, y, batch_size, shuffle, rng):
+            return original(net, loss_c, optimizer, X, y, batch_size, False, rng)
+        return epoch_function
+
+    _wrap(mp, loop_module(), "epoch_function", make)
+
+
+def _stacked_loss_off(mp):
+    from deltarule.stacked import StackedWorkspace
+
+    def make(original):
+        def loss_op(self):
+            op = original(self)
+            return lambda: op() * (1 + 1e-9)
+        return loss_op
+
+    _wrap(mp, StackedWorkspace, "_loss_op", make)
+
+
+def _fresh_optimizer_on_partial_fit(mp):
+    def make(original):
+        def partial_fit(self, X, y, **kw):
+            if self.network is not None:
+                self.optimizer = self._build_optimizer()  # forgets the optimizer's state
+            return original(self, X, y, **kw)
+        return partial_fit
+
+    _wrap(mp, deltarule.Trainer, "partial_fit", make)
+
+
+def _steps_skipping_the_first(mp):
+    def make(original):
+        def steps(self, X, y, **kw):
+            gen = original(self, X, y, **kw)
+            next(gen, None)
+            return gen
+        return steps
+
+    _wrap(mp, deltarule.Trainer, "steps", make)
+
+
+def _float64_networks(mp):
+    def make(original):
+        def new_network(self, layers, rng):
+            net = original(self, layers, rng)
+            return deltarule.Network(net.layers, net.activations, net.params, np.float64)
+        return new_network
+
+    _wrap(mp, deltarule.Trainer, "_new_network", make)
+
+
+def _writable_views(mp):
+    def writable(self):
+        return list(zip(self.weights, self.biases))
+
+    mp.setattr(deltarule.Network, "readonly_params", writable)
+
+
+def _registration_order(mp):
+    def make(original):
+        def plain_calls(registry, hook_name):
+            calls = original(registry, hook_name)
+            return None if calls is None else list(reversed(calls))
+        return plain_calls
+
+    _wrap(mp, loop_module(), "_plain_calls", make)
+
+
+def _column_dependent_tanh(mp):
+    def derivative(self, z, a, out=None):
+        d = 1 - a * a
+        d[:, 0] *= 1.01
+        if out is not None:
+            np.copyto(out, d)
+            return out
+        return d
+
+    mp.setattr(Tanh, "derivative", derivative)
+
+
+def _store_scaled(mp):
+    import deltarule.workspace as network
+
+    def make(original):
+        def store(buffer, fn, *args):
+            op = original(buffer, fn, *args)
+
+            def scaled():
+                op()
+                buffer *= 1 + 1e-9
+            return scaled
+        return store
+
+    _wrap(mp, network, "_store", make)
+
+
+def _options_ignored(mp):
+    def make(original):
+        def build(self):
+            saved = self.config["optimizer_options"]
+            self.config["optimizer_options"] = None
+            try:
+                return original(self)
+            finally:
+                self.config["optimizer_options"] = saved
+        return build
+
+    _wrap(mp, deltarule.Trainer, "_build_optimizer", make)
+
+
+CORE_BREAKS = {
+    "loop.optional-methods": _store_scaled,
+    "loop.final-params": lambda mp: mp.setattr(deltarule.State, "set_final_params",
+                                               lambda self, params: None),
+    "loop.interrupt": lambda mp: mp.setattr(loop_module().Run, "restore_finite",
+                                            lambda self: None),
+    "loop.optimizer-options": _options_ignored,
+    "loop.fused-output": lambda mp: mp.setattr(
+        __import__("deltarule.plugins.losses", fromlist=["x"]).BinaryCrossEntropy,
+        "fused_delta", lambda self, activation: None),
+    "network.forward": lambda mp: _wrap(mp, deltarule.Network, "forward",
+                                        lambda f: lambda self, X: f(self, X) * (1 + 1e-9)),
+    "delta-rule.gradients": lambda mp: mp.setattr(
+        Sigmoid, "derivative",
+        lambda self, z, a, out=None: np.multiply(a * (1 - a), 1 + 1e-9, out=out)),
+    "delta-rule.sgd-step": _sloppy_sgd,
+    "delta-rule.worked-example": _sloppy_sgd,
+    "xor.document-examples": _drifting_sgd,
+    "xor.named-seeds": lambda mp: _scaled_sgd(mp, 0.01),
+    "xor.converges-or-stationary": lambda mp: _scaled_sgd(mp, 0.01),
+    "xor.convergence-rate": lambda mp: _scaled_sgd(mp, 0.0),
+    "loop.max-epochs": lambda mp: _stop(mp, stopping.MaxEpochs, _late_max_epochs),
+    "loop.target-loss": lambda mp: _stop(mp, stopping.TargetLoss, _strict_target),
+    "loop.patience": lambda mp: mp.setattr(deltarule.State, "set_final_params",
+                                           lambda self, params: None),
+    "loop.time-budget": lambda mp: _stop(mp, stopping.TimeBudget, lambda self, state: None),
+    "loop.gradient-tol": lambda mp: _stop(mp, stopping.GradientNorm, _strict_gradient),
+    "loop.criteria-order": lambda mp: mp.setattr(stopping, "PLUGINS",
+                                                 list(reversed(stopping.PLUGINS))),
+    "loop.divergence": lambda mp: mp.setattr(loop_module().Run, "restore_finite",
+                                             lambda self: None),
+    "loop.history": lambda mp: _wrap(
+        mp, loop_module(), "validation_loss",
+        lambda f: lambda *a: (lambda v: lambda: v() * (1 + 1e-9))(f(*a))),
+    "loop.batch-rows": _unshuffled,
+    "loop.batch-full": _break_batch_full,
+    "loop.batch-loss": _scaled_minibatch_loss,
+    "many.equivalence": _stacked_loss_off,
+    "loop.partial-fit": _fresh_optimizer_on_partial_fit,
+    "loop.steps": _steps_skipping_the_first,
+    "loop.save-load": lambda mp: mp.setattr(LeakyReLU, "options", lambda self: {}),
+    "loop.float32": _float64_networks,
+    "loop.permutation": _column_dependent_tanh,
+    "loop.observers": _writable_views,
+    "loop.hook-wrappers": _registration_order,
+    "loop.inputs-untouched": lambda mp: mp.setattr(
+        deltarule.Network, "params", property(lambda self: list(zip(self.weights,
+                                                                     self.biases)))),
+    "loop.stateful": _fresh_optimizer_on_partial_fit,
+}
+SLOW_BREAKS = {"xor.convergence-rate", "xor.named-seeds", "xor.converges-or-stationary",
+               "xor.document-examples", "many.equivalence"}
+
+
+@pytest.mark.parametrize("law_id", [pytest.param(k, marks=[pytest.mark.slow] if LAWS[k].slow
+                                                 else []) for k in sorted(CORE_BREAKS)])
+def test_core_law_fails_on_a_broken_library(law_id, monkeypatch):
+    assert run_core_law(law_id).passed, f"{law_id} must hold on the intact library"
+    CORE_BREAKS[law_id](monkeypatch)
+    runs = 1 if law_id in SLOW_BREAKS else 2
+    results = [run_core_law(law_id) for _ in range(runs)]
+    assert {r.status for r in results} == {"failed"}, str(results[0])
+    assert len({r.message.split("culprit")[0] for r in results}) == 1
+    text = str(results[0])
+    assert f"FAILED {law_id}: core 'deltarule'" in text
+    assert "culprit: " in text and "reproduce: deltarule spec --law " + law_id in text
+
+
+def test_a_core_failure_names_the_bundled_component_that_breaks_its_own_law(monkeypatch):
+    CORE_BREAKS["delta-rule.gradients"](monkeypatch)
+    result = run_core_law("delta-rule.gradients")
     assert result.failed
+    assert "culprit: activation 'sigmoid'" in result.message
+    assert "activation.textbook" in result.message
+
+
+def test_a_core_failure_with_sound_members_blames_the_loop(monkeypatch):
+    CORE_BREAKS["loop.divergence"](monkeypatch)
+    result = run_core_law("loop.divergence")
+    assert result.failed and "the fault is in the loop (deltarule core)" in result.message
+
+
+# ---------------------------------------------------------------- messages
+def test_derivative_failure_names_the_worst_element_and_both_values():
+    report = check_component(B.NarrowBand(), "activation", laws=["activation.derivative"])
+    (result,) = report
     text = str(result)
-    assert "wrong_sigmoid" in text and "'derivative'" in text
-    assert "at z = " in text and "derivative(z, a) = " in text
-    assert "central difference" in text
-    assert by_check(report)["forward"].passed
-    with pytest.raises(SpecFailure, match="wrong_sigmoid"):
+    assert "FAILED activation.derivative: activation 'narrow_band_sigmoid'" in text
+    assert re.search(r"at z = 2\.0\d* \(index \[\d+, \d+\]", text)
+    assert "derivative(z, a) = " in text and "complex step = " in text
+    assert "> tolerance " in text and "points out of tolerance" in text
+    with pytest.raises(SpecFailure, match="narrow_band_sigmoid"):
         report.raise_for_failures()
 
 
-def test_loss_gradient_off_by_a_factor_fails_and_shows_the_ratio():
-    result = by_check(check_component(HalfGradientMSE(), "loss", profile=PROFILE))["gradient"]
-    assert result.failed
-    assert "half_mse" in str(result) and "ratio analytic/numeric = 2" in result.message
-    assert "y_hat = " in result.message
+def test_a_tail_error_of_five_percent_is_caught_by_the_dense_sweep():
+    (result,) = check_component(B.TailHuber(), "loss", laws=["loss.gradient"])
+    assert result.failed and "ratio analytic/numeric = 1.05" in result.message
 
 
-def test_climbing_optimizer_fails_the_convex_quadratic():
-    report = by_check(check_component(Climber, "optimizer", profile=PROFILE))
-    result = report["convex-quadratic"]
-    assert result.failed
-    assert "climber" in str(result) and "× its start" in result.message
-    assert "θ0 = " in result.message
+def test_loss_gradient_off_by_a_factor_shows_the_ratio():
+    (result,) = check_component(B.HalfGradientMSE(), "loss", laws=["loss.gradient"])
+    assert result.failed and "ratio analytic/numeric = 2" in result.message
 
 
-def test_optimizers_sharing_state_fail_independent_runs():
-    result = by_check(check_component(SharedMomentum, "optimizer",
-                                      profile=PROFILE))["independent-runs"]
-    assert result.failed and "share state" in result.message
+def test_undeclared_kink_is_reported_with_a_hint_and_a_declared_one_respected():
+    class Relu:
+        name = "undeclared_relu"
 
+        def forward(self, z):
+            return np.maximum(z, 0.0)
 
-def test_initializer_using_the_global_random_state_fails():
-    state = np.random.get_state()
-    try:
-        report = by_check(check_component(GlobalStateInit(), "initializer",
-                                          profile=PROFILE))
-    finally:
-        np.random.set_state(state)  # the reproducibility check ran it unguarded
-    assert report["no-global-random-state"].failed
-    assert "numpy.random.randn" in report["no-global-random-state"].message
-    assert report["reproducible"].failed
+        def derivative(self, z, a):
+            return (z > 0).astype(np.float64)
 
-
-def test_initializer_ignoring_its_generator_fails():
-    report = by_check(check_component(FixedSeedInit(), "initializer", profile=PROFILE))
-    assert report["no-global-random-state"].passed  # it is honest about RandomState
-    assert report["reproducible"].failed
-    assert "ignores its rng" in report["reproducible"].message
-
-
-def test_initializer_with_wrong_shapes_fails():
-    result = by_check(check_component(WrongShapeInit(), "initializer",
-                                      profile=PROFILE))["shapes-and-dtypes"]
-    assert result.failed and "expected (" in result.message
-
-
-def test_undeclared_kink_is_reported_with_a_hint():
-    result = by_check(check_component(SwishNoKinkDecl(), "activation",
-                                      profile=PROFILE))["derivative"]
-    assert result.failed and "kinks = (0.0,)" in result.message
-
-
-def test_declared_kink_is_respected():
-    class Relu(SwishNoKinkDecl):
+    class Declared(Relu):
         name = "declared_relu"
         kinks = (0.0,)
 
-    assert by_check(check_component(Relu(), "activation", profile=PROFILE))[
-        "derivative"].passed
+    (bad,) = check_component(Relu(), "activation", laws=["activation.derivative"])
+    assert bad.failed and "kinks = (0.0,)" in bad.message
+    (good,) = check_component(Declared(), "activation", laws=["activation.derivative"])
+    assert good.passed, good.message
 
 
-def test_forward_modifying_its_input_fails():
-    result = by_check(check_component(InPlaceForward(), "activation",
-                                      profile=PROFILE))["forward"]
-    assert result.failed and "modified its argument" in result.message
-
-
-class ClobberingSigmoid(Sigmoid):
-    """A sigmoid whose derivative(..., out=) also zeroes its argument ``a``."""
-
-    name = "clobbering_sigmoid"
-
-    def derivative(self, z, a, out=None):
-        out = super().derivative(z, a, out)
-        a[...] = 0.0
-        return out
-
-
-class MutatingMSE(MSE):
-    """An MSE whose value_and_gradient shifts the targets it is given."""
-
-    name = "mutating_mse"
-
-    def value_and_gradient(self, y, y_hat, out=None):
-        result = super().value_and_gradient(y, y_hat, out)
-        y += 1.0
-        return result
-
-
-def test_out_path_modifying_its_input_fails():
-    report = check_component(ClobberingSigmoid(), "activation", profile=PROFILE)
-    failed = [r for r in report if r.failed]
-    assert failed and any("modified its input arguments" in r.message for r in failed)
-
-
-def test_loss_modifying_its_targets_in_value_and_gradient_fails():
-    report = check_component(MutatingMSE(), "loss", profile=PROFILE)
-    failed = [r for r in report if r.failed]
-    assert failed and any("modified y or y_hat" in r.message for r in failed)
-
-
-class FlippingBCE:
-    """Binary cross-entropy whose fused sigmoid delta flips the targets it reads."""
-
-    name = "flipping_bce"
-    targets = "binary"
-    predictions = "unit"
-
-    def __init__(self):
-        from deltarule.plugins.losses import BinaryCrossEntropy
-
-        self._bce = BinaryCrossEntropy(reduction="sum")
-        self.value, self.gradient = self._bce.value, self._bce.gradient
-
-    def fused_delta(self, activation):
-        fused = self._bce.fused_delta(activation)
-        if fused is None:
-            return None
-
-        def flipping(y, y_hat, z, out):
-            value = fused(y, y_hat, z, out)
-            np.subtract(1.0, y, y)
-            return value
-
-        return flipping
-
-
-def test_fused_delta_modifying_the_loops_buffers_fails_the_network_check():
-    report = checks.run_pair(Sigmoid(), FlippingBCE(), plugin="test", origin="test",
-                             profile=PROFILE)
-    assert report.failed, report.message
-    assert "modified the loop's buffers" in report.message
-
-
-def test_wrong_vjp_fails():
-    report = by_check(check_component(WrongSoftmaxVJP(), "activation", profile=PROFILE))
-    assert report["vjp"].failed and "vjp(z, a, g) = " in report["vjp"].message
-    assert report["derivative"].skipped
-
-
-def test_loss_not_minimal_at_its_declared_minimum_fails():
-    result = by_check(check_component(OffsetLoss(), "loss", profile=PROFILE))["minimum"]
-    assert result.failed and "declared minimum is 0.0" in result.message
-
-    class Declared(OffsetLoss):
-        name = "offset_declared"
-        minimum = 1.0
-
-    assert by_check(check_component(Declared(), "loss", profile=PROFILE))["minimum"].passed
+def test_float32_leak_is_caught():
+    report = check_component(B.Float64Sigmoid(), "activation", laws=["activation.dtype"])
+    assert report.failures and "float32" in report.failures[0].message
 
 
 def test_crashing_component_is_a_failure_with_its_input():
@@ -337,31 +456,42 @@ def test_crashing_component_is_a_failure_with_its_input():
         def derivative(self, z, a):
             return np.ones_like(z)
 
-    result = by_check(check_component(Crash(), "activation", profile=PROFILE))["forward"]
+    (result,) = check_component(Crash(), "activation", laws=["activation.forward"])
     assert result.failed and "RuntimeError: boom" in result.message
-    assert "z = " in result.message
 
 
-def test_network_gradient_of_a_broken_pair_fails():
-    result = checks.run_pair(WrongDerivative(), MSE(), profile=PROFILE)
-    assert result.failed and result.check == "network-gradient"
-    assert "∂L/∂" in result.message and "central difference" in result.message
+def test_network_failure_names_the_culprit_member():
+    report = check_plugin(B.network_gradient, laws=["network.gradient"])
+    failed = [r for r in report if r.failed]
+    assert failed
+    assert "culprit: activation 'wrong_sigmoid'" in failed[0].message
+    assert "activation.derivative" in failed[0].message
+    assert "--component 'wrong_sigmoid × " in failed[0].reproduce
+    assert "--plugin tests.broken_components:network_gradient" in failed[0].reproduce
 
 
-def test_stop_criterion_returning_a_non_string_fails():
-    class Truthy:
-        name = "truthy"
+def test_fused_delta_modifying_the_loops_buffers_fails():
+    class FlippingBCE(MSE):
+        name = "flipping"
+        targets = "binary"
+        predictions = "unit"
 
-        @deltarule.hookimpl
-        def deltarule_stop(self, state):
-            return True if state.epoch >= 2 else None
+        def fused_delta(self, activation):
+            if not isinstance(activation, Sigmoid):
+                return None
 
-    report = check_plugin(Truthy(), profile=PROFILE)
-    (result,) = [r for r in report if r.family == "stop"]
-    assert result.failed and "True" in result.message
+            def flipping(y, y_hat, z, out):
+                np.subtract(y_hat, y, out)
+                np.subtract(1.0, y, y)
+                return 0.0
+
+            return flipping
+
+    (result,) = check_component(FlippingBCE(), "loss", laws=["loss.inputs-untouched"])
+    assert result.failed and "fused delta for 'sigmoid'" in result.message
 
 
-# ---------------------------------------------------------------- and pass good ones
+# ---------------------------------------------------------------- bundled and reports
 def test_bundled_components_pass_under_another_plugin():
     class Provider:
         @deltarule.hookimpl
@@ -376,24 +506,9 @@ def test_bundled_components_pass_under_another_plugin():
         def deltarule_optimizers(self):
             return [SGD]
 
-    report = check_plugin(Provider(), profile=PROFILE)
+    report = check_plugin(Provider())
     assert report.ok, str(report)
-    families = {r.family for r in report}
-    assert {"activation", "loss", "optimizer", "network"} <= families
-    assert all(r.plugin for r in report)
-
-
-def test_check_plugin_raises_on_request_and_names_everything():
-    class Broken:
-        @deltarule.hookimpl
-        def deltarule_activations(self):
-            return [WrongDerivative()]
-
-    with pytest.raises(SpecFailure) as info:
-        check_plugin(Broken(), profile=PROFILE, raise_on_failure=True)
-    text = str(info.value)
-    assert "wrong_sigmoid" in text and "'derivative'" in text and "Broken" in text
-    assert all(r.failed for r in info.value.results)
+    assert {"activation", "loss", "optimizer", "network"} <= {r.family for r in report}
 
 
 def test_a_plugin_with_nothing_to_check_is_not_ok():
@@ -402,22 +517,92 @@ def test_a_plugin_with_nothing_to_check_is_not_ok():
         def deltarule_epoch_end(self, state):
             pass
 
-    report = check_plugin(Observer(), profile=PROFILE)
+    report = check_plugin(Observer())
     assert len(report) == 0 and not report.ok
     with pytest.raises(SpecFailure, match="nothing"):
         report.raise_for_failures()
 
 
+def test_summary_is_one_line_and_skips_say_why():
+    report = check_plugin(B.network_gradient)
+    assert "\n" not in report.summary()
+    assert re.fullmatch(r"\d+ passed, \d+ failed, \d+ skipped", report.summary())
+    for r in report.skips:
+        assert r.message.strip(), r
+    assert "SKIPPED" in report.table() and "(" in report.table()
+
+
+def test_expected_failures_are_xfailed_strictly_and_unknown_ids_warned():
+    class Declared(B.NarrowBand):
+        name = "declared_band"
+        expected_failures = {"activation.derivative": "a known 5 % band",
+                             "activation.derivitave": "typo"}
+
+    report = check_component(Declared(), "activation")
+    by_law = {r.law: r for r in report}
+    assert by_law["activation.derivative"].status == "xfailed"
+    assert "a known 5 % band" in by_law["activation.derivative"].message
+    assert report.ok or not report.failures
+    assert any("'activation.derivitave'" in w and "did you mean 'activation.derivative'"
+               in w for w in report.warnings)
+
+    class Stale(Sigmoid):
+        name = "stale"
+        expected_failures = {"activation.derivative": "fixed long ago"}
+
+    stale = {r.law: r for r in check_component(Stale(), "activation",
+                                                laws=["activation.derivative"])}
+    result = stale["activation.derivative"]
+    assert result.status == "xpassed" and result.failed
+    assert "remove it from expected_failures" in result.message
+
+
+def test_json_compliance_table(tmp_path):
+    report = check_plugin(B.activation_derivative)
+    path = tmp_path / "r.json"
+    report.write_json(path)
+    data = json.loads(path.read_text())
+    assert data["format"] == "deltarule-spec-report" and data["results"]
+    row = next(r for r in data["results"] if r["law"] == "activation.derivative"
+               and r["component"] == "narrow_band_sigmoid")
+    assert {"law", "component", "plugin", "status", "reason", "seconds"} <= set(row)
+    assert row["status"] == "failed" and row["reason"] and row["seconds"] >= 0
+    assert data["summary"]["failed"] >= 1
+
+
+def test_a_seed_changes_the_examples_but_the_verdict_of_a_broken_component_holds():
+    for seed in (1, 2):
+        report = check_component(B.NarrowBand(), "activation",
+                                 laws=["activation.derivative"], seed=seed)
+        assert report.failures and f"seed={seed}" in report.failures[0].reproduce
+
+
+def test_every_bundled_component_declares_the_model_axis():
+    reg = deltarule.make_registry(entry_points=False)
+    for family, table in reg.catalogue().families.items():
+        if family == "initializers":
+            continue  # called per model with that model's generator
+        for name, entry in table.items():
+            assert getattr(entry.component, "model_axis", False) is True, (family, name)
+    for impl in reg.implementations("deltarule_stop"):
+        assert getattr(reg.pm.get_plugin(impl.plugin), "model_axis", False), impl.plugin
+
+
+def test_model_axis_laws_skip_components_without_the_declaration():
+    (result,) = check_component(B.NarrowBand(), "activation", laws=["activation.model-axis"])
+    assert result.skipped and "model_axis" in result.message
+
+
 def test_trip_wires_are_removed_afterwards():
     original = np.random.randn
     with no_global_random_state():
-        with pytest.raises(checks.GlobalRandomStateUsed):
+        with pytest.raises(GlobalRandomStateUsed):
             np.random.randn(2)
     assert np.random.randn is original
 
 
 def test_pairs_are_skipped_only_when_the_output_cannot_match():
-    from deltarule.plugins.activations import Softmax, Tanh
+    from deltarule.plugins.activations import Softmax
     from deltarule.plugins.losses import BinaryCrossEntropy, CrossEntropy
 
     assert pair_skip_reason(Sigmoid(), BinaryCrossEntropy()) is None
@@ -427,119 +612,29 @@ def test_pairs_are_skipped_only_when_the_output_cannot_match():
     assert pair_skip_reason(Tanh(), MSE()) is None
 
 
-# ---------------------------------------------------------------- core specs catch bugs
-def fixed_networks():
-    """A few networks in the shape the delta-rule specs draw, for direct calls."""
-    out = []
-    for seed, layers in ((0, [2, 3, 1]), (1, [3, 4, 2, 2]), (2, [1, 5, 3, 4, 1])):
-        rng = np.random.default_rng(seed)
-        params = [(rng.uniform(-1, 1, (a, b)), rng.uniform(-1, 1, b))
-                  for a, b in zip(layers[:-1], layers[1:])]
-        X = rng.uniform(-2, 2, (5, layers[0]))
-        y = rng.uniform(0, 1, (5, layers[-1]))
-        out.append((layers, params, X, y, 0.3))
-    return out
+# ---------------------------------------------------------------- the command
+def test_cli_selects_laws_and_components_and_prints_one_summary(tmp_path):
+    code, out = cli("spec", "--law", "optimizer.textbook", "--law", "loss.red*",
+                    "--component", "adam", "--component", "mse", "-v",
+                    "--json", str(tmp_path / "r.json"))
+    assert code == 0, out
+    lines = out.splitlines()
+    assert sum(line.startswith("deltarule spec: ") for line in lines) == 1
+    assert "PASSED  optimizer.textbook  optimizer adam" in out
+    assert "loss.reduction  loss mse" in out and "sgd" not in out
+    rows = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert {(r["law"], r["component"]) for r in rows} == {
+        ("optimizer.textbook", "adam"), ("loss.reduction", "mse")}
 
 
-def test_delta_rule_spec_catches_a_wrong_sigmoid_derivative(monkeypatch):
-    from deltarule.specs import spec_delta_rule
-
-    spec = spec_delta_rule.test_gradients_are_the_documents_deltas.hypothesis.inner_test
-    for net in fixed_networks():
-        spec(net)  # sound as shipped
-    monkeypatch.setattr(Sigmoid, "derivative",
-                        # honours out= (the loop reads out, and the probe checks it)
-                        lambda self, z, a, out=None: np.multiply(a * (1 - a), 1 + 1e-9,
-                                                                 out=out))
-    with pytest.raises(AssertionError, match="document"):
-        spec(fixed_networks()[0])
+def test_cli_unknown_law_is_a_usage_error(capsys):
+    code, _ = cli("spec", "--law", "optimizer.lr-scalin")
+    assert code == 2
+    assert "did you mean 'optimizer.lr-scaling'" in capsys.readouterr().err
 
 
-def test_delta_rule_spec_catches_a_wrong_update(monkeypatch):
-    from deltarule.specs import spec_delta_rule
-
-    spec = spec_delta_rule.test_one_sgd_step_is_the_documents_update.hypothesis.inner_test
-    for net in fixed_networks():
-        spec(net)
-    spec_delta_rule.test_one_sgd_step_worked_out_by_hand()
-    original = SGD.step
-
-    def sloppy(self, params, grads):
-        original(self, params, grads)
-        for p in params:
-            p *= 1 + 1e-9
-
-    monkeypatch.setattr(SGD, "step", sloppy)
-    with pytest.raises(AssertionError, match="after one step"):
-        spec(fixed_networks()[0])
-    with pytest.raises(AssertionError):
-        spec_delta_rule.test_one_sgd_step_worked_out_by_hand()
-
-
-def test_xor_spec_catches_a_loop_that_is_not_the_documents(monkeypatch):
-    from deltarule.specs import spec_xor
-
-    original = SGD.step
-
-    def drifting(self, params, grads):
-        original(self, params, grads)
-        for p in params:
-            p += 1e-12  # tiny, but 10 000 epochs of it are visible
-
-    monkeypatch.setattr(SGD, "step", drifting)
-    with pytest.raises(AssertionError):
-        spec_xor.test_document_example_is_reproduced([2, 3, 1], 0)
-
-
-def test_stop_specs_catch_an_off_by_one_max_epochs(monkeypatch):
-    from deltarule.plugins import stopping
-    from deltarule.specs import spec_stopping
-
-    spec = spec_stopping.test_max_epochs_runs_exactly_that_many_epochs.hypothesis.inner_test
-    spec(3)
-
-    def late(self, state):
-        limit = state.config.get("max_epochs")
-        return "max_epochs" if limit is not None and state.epoch > limit else None
-
-    monkeypatch.setattr(stopping.MaxEpochs, "deltarule_stop", deltarule.hookimpl(late))
-    with pytest.raises(AssertionError):
-        spec(3)
-
-
-def test_target_loss_spec_catches_a_strict_comparison(monkeypatch):
-    from deltarule.plugins import stopping
-    from deltarule.specs import spec_stopping
-
-    spec = spec_stopping.test_target_loss_stops_at_the_first_epoch_at_or_below_it
-    spec = spec.hypothesis.inner_test
-    spec([1.0, 0.5, 0.5, 0.2], 0.5)
-
-    def strict(self, state):
-        target = state.config.get("target_loss")
-        return "target_loss" if target is not None and state.loss < target else None
-
-    monkeypatch.setattr(stopping.TargetLoss, "deltarule_stop", deltarule.hookimpl(strict))
-    with pytest.raises(AssertionError):
-        spec([1.0, 0.5, 0.5, 0.2], 0.5)
-
-
-class BrokenPatience:
-    """Waits for ``config["patience"]`` like the bundled one, then answers 42."""
-
-    name = "broken_patience"
-
-    @deltarule.hookimpl
-    def deltarule_stop(self, state):
-        patience = state.config.get("patience")
-        if patience is not None and state.epoch >= patience:
-            return 42
-        return None
-
-
-def test_stop_criterion_that_waits_for_a_setting_is_still_checked():
-    report = check_plugin(BrokenPatience(), profile=PROFILE)
-    failed = [r for r in report if r.failed]
-    assert failed, str(report)
-    assert any("deltarule_stop() returned 42" in r.message and "'patience'" in r.message
-               for r in failed)
+def test_cli_lists_every_law():
+    code, out = cli("spec", "--list")
+    assert code == 0
+    for law_id in LAWS:
+        assert law_id in out

@@ -14,7 +14,7 @@ def test_an_unknown_hypothesis_profile_is_one_usage_error(tmp_path):
     specs = Path(deltarule.specs.__file__).parent
     env = dict(os.environ, HYPOTHESIS_PROFILE="bogus")
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           str(specs / "spec_stopping.py")], capture_output=True, text=True,
+                           str(specs / "spec_laws.py")], capture_output=True, text=True,
                           env=env, cwd=tmp_path, timeout=120)
     text = proc.stdout + proc.stderr
     assert proc.returncode == 4, text  # pytest's usage error, before any collection

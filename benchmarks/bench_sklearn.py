@@ -97,12 +97,22 @@ def competitors(kind, split, params, epochs):
     return out
 
 
+def _selected(title: str, only: str) -> bool:
+    """``--only``: a workload runs when a ``;``-separated entry equals its title
+    or its first word (``digits`` selects both digits workloads)."""
+    wanted = [w.strip() for w in only.split(";") if w.strip()]
+    return any(w == title or w == title.split(",")[0] for w in wanted)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--quick", action="store_true", help="3 rounds of 5 epochs")
     ap.add_argument("--threads", type=int, default=None, help="cap BLAS threads")
+    ap.add_argument("--only", default=None,
+                    help="';'-separated workload titles, or their first word: "
+                         "e.g. 'digits, defaults;moons, tanh' or 'friedman1'")
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args(argv)
     require_deltarule()
@@ -120,6 +130,8 @@ def main(argv=None) -> int:
     rows = []
     with limit, CpuMonitor() as monitor:
         for title, kind, split, params in workloads(args.epochs):
+            if args.only and not _selected(title, args.only):
+                continue
             ours, theirs = interleave(competitors(kind, split, params, args.epochs),
                                       args.rounds)
             lo, hi = ratio_spread(theirs, ours)

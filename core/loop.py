@@ -224,9 +224,12 @@ def batch_plan(net: Network, loss_c, X, y, batch_size, order: np.ndarray, weight
     for start in range(0, n, batch_size):
         ws = spaces[min(batch_size, n - start)]
         rows = order[start:start + ws.n_rows]  # a view: follows the shuffles
-        gather = [partial(X.take, rows, 0, ws.x), partial(y.take, rows, 0, ws.y)]
+        # mode "clip": ``rows`` is a permutation of range(n), so nothing is ever
+        # clipped, and unlike "raise" it does not buffer ``out`` (10× faster)
+        gather = [partial(X.take, rows, 0, ws.x, "clip"),
+                  partial(y.take, rows, 0, ws.y, "clip")]
         if weighted:
-            gather.append(partial(weights.take, rows, 0, ws.w))
+            gather.append(partial(weights.take, rows, 0, ws.w, "clip"))
         plan.append((gather + ws.forward_ops, ws.loss_value, ws.backward_ops,
                      ws.n_rows / n if mean else 1.0))
     return plan

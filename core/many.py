@@ -72,8 +72,8 @@ def train_many(X, y, layers=None, *, seeds, client=None, chunk_size: int | None 
     that count as convergence in :meth:`ManyResult.summary` (default
     ``("target_loss",)``).  ``on_done(k)``: called whenever ``k`` more
     models have finished (a progress bar).  ``client``: a
-    ``dask.distributed.Client``: the models are split into chunks of
-    ``chunk_size`` (default: about four chunks per worker), each trained on
+    ``dask.distributed.Client``: the models are dealt into chunks of at most
+    ``chunk_size`` (default: one chunk per worker thread), each trained on
     a worker; a failed chunk is retried and, failing again, reported in
     ``result.failures`` while the others finish.  Ctrl-C ends the run and
     keeps what finished (``result.interrupted``).

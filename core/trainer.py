@@ -469,6 +469,8 @@ class Trainer:
                           "optimizer": getattr(starts[0].optimizer, "name",
                                                type(starts[0].optimizer).__name__)}
             for (spec, _, _), start, out in zip(members, starts, outcomes):
+                if out is None:  # Ctrl-C before its stack started: not run
+                    continue
                 final_loss = final_val_loss = None
                 if out.restored:  # as a single run reports it: the returned parameters'
                     final_loss = full_loss(out.network, self._loss, start.X, start.y)

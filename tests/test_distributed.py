@@ -41,6 +41,34 @@ def identical(a, b):
         np.testing.assert_array_equal(ra.history, rb.history)
 
 
+def test_models_are_dealt_into_chunks_of_at_most_chunk_size():
+    from deltarule.distributed import chunks_of
+    from deltarule.stacked import expand_grid
+
+    specs = expand_grid({"lr": [0.1, 0.5, 1.0]}, range(7))  # 21 models
+    for size in (1, 2, 5, 7, 20, 21, 50):
+        chunks = chunks_of(specs, size)
+        assert len(chunks) == -(-21 // size)
+        assert max(len(c) for c in chunks) <= size
+        assert max(len(c) for c in chunks) - min(len(c) for c in chunks) <= 1
+        assert sorted(s.index for c in chunks for s in c) == list(range(21))
+        for c in chunks:  # grid order within a chunk
+            assert [s.index for s in c] == sorted(s.index for s in c)
+    # three chunks of seven: each holds some models of every setting
+    for c in chunks_of(specs, 7):
+        assert {s.settings["lr"] for s in c} == {0.1, 0.5, 1.0}
+    assert chunks_of([], 4) == []
+
+
+def test_the_default_is_one_chunk_per_worker_thread(client):
+    from deltarule.distributed import cluster_threads, default_chunk_size
+
+    assert cluster_threads(client) == 2
+    assert default_chunk_size(1000, 2) == 500
+    assert default_chunk_size(1001, 2) == 501
+    assert default_chunk_size(3, 8) == 1
+
+
 def test_identical_to_the_in_process_run_whatever_the_chunking(client):
     here = deltarule.train_many(X, Y, seeds=range(10), **OPTIONS)
     for chunk_size in (3, 7, None):
@@ -88,17 +116,22 @@ def test_a_failing_chunk_is_reported_with_its_settings(client):
                 raise RuntimeError("seed 13 refuses to train")
             return None
 
+    # 12 models dealt into 6 chunks: chunk 3 holds models 3 and 9, seed 13
+    # with each learning rate, and fails; the other five finish
     there = deltarule.train_many(X, Y, seeds=range(10, 16), client=client, chunk_size=2,
                                  plugins=[Refuses()], **OPTIONS)
-    assert len(there.failures) == 2  # seed 13 with each learning rate
+    assert len(there.failures) == 1
     failure = there.failures[0]
-    assert "seed 13 refuses" in failure.error and failure.settings == [{"lr": 0.5}]
-    assert [there.specs[i].seed for i in failure.models] == [12, 13]
+    assert "seed 13 refuses" in failure.error
+    assert failure.settings == [{"lr": 0.5}, {"lr": 1.0}]
+    assert failure.models == [3, 9]
+    assert [there.specs[i].seed for i in failure.models] == [13, 13]
     done = [r for r in there if r is not None]
-    assert len(done) == 8
+    assert len(done) == 10
     table = there.table()
-    assert [row["stop_reason"] for row in table].count("failed") == 4
-    assert "seed 13" in table[3]["error"]
+    assert [row["stop_reason"] for row in table].count("failed") == 2
+    assert "seed 13" in table[3]["error"] and "seed 13" in table[9]["error"]
+    assert table[2]["stop_reason"] != "failed" and "error" not in table[2]
 
 
 def test_cancellation_keeps_what_finished(client):

@@ -258,3 +258,59 @@ def test_ctrl_c_keeps_what_finished():
     assert sum(done) == 3  # models that finished
     rows = many.summary()
     assert rows[0]["finished"] == 3 and rows[1]["finished"] == 0
+
+
+# ------------------------------------------------------------ stacks of bounded size
+def test_stack_size_follows_the_bytes_a_step_touches():
+    from deltarule.stacked import STACK_BYTES, stack_size, step_bytes
+
+    # XOR 2-3-1, 4 shared rows: 13 parameters and gradients, z a g d for 4 units
+    assert step_bytes([2, 3, 1], 4, 8, gathered=False) == 8 * (2 * 13 + 4 * 4 * 4)
+    assert step_bytes([2, 3, 1], 4, 8, gathered=True) == 8 * (2 * 13 + 4 * 4 * 4 + 4 * 3)
+    assert stack_size([2, 3, 1], 4, 8, gathered=False) == STACK_BYTES // 720
+    # digits 64-128-10, 32 rows: a few models per stack; float32 fits twice as many
+    f64 = stack_size([64, 128, 10], 32, 8, gathered=True)
+    assert 2 <= f64 <= 16
+    assert stack_size([64, 128, 10], 32, 4, gathered=True) in (2 * f64, 2 * f64 + 1)
+    assert stack_size([64, 128, 10], 1438, 8, gathered=False) == 1  # never 0
+    assert stack_size([2, 3, 1], 4, 8, gathered=False, budget=2000) == 2
+
+
+class CountStacks:
+    name = "count_stacks"
+    model_axis = True
+
+    def __init__(self):
+        self.sizes = []
+
+    @hookimpl
+    def deltarule_train_start(self, state):
+        self.sizes.append(state.models)
+
+
+@pytest.mark.filterwarnings("ignore")  # the single runs' convergence notes
+def test_models_split_into_several_stacks_equal_their_single_runs(monkeypatch):
+    from deltarule import stacked
+
+    monkeypatch.setattr(stacked, "STACK_BYTES", 3 * 720)  # stacks of 3 XOR models
+    counter = CountStacks()
+    many = deltarule.train_many(X, Y, seeds=range(8), lr=0.5, max_epochs=300,
+                                target_loss=0.05, plugins=[counter], entry_points=False)
+    assert counter.sizes == [3, 3, 2]
+    for seed, got in zip(range(8), many):
+        same(got, deltarule.train(X, Y, lr=0.5, max_epochs=300, target_loss=0.05,
+                                  seed=seed, entry_points=False))
+
+
+def test_ctrl_c_in_one_stack_leaves_the_later_stacks_not_run(monkeypatch):
+    from deltarule import stacked
+
+    monkeypatch.setattr(stacked, "STACK_BYTES", 3 * 720)
+    many = deltarule.train_many(X, Y, seeds=range(8), max_epochs=100,
+                                plugins=[Interrupt()], entry_points=False)
+    assert many.interrupted
+    assert [r is None for r in many] == [False] * 3 + [True] * 5
+    assert [r.stop_reason for r in many[:3]] == ["interrupted"] * 3
+    rows = many.table()
+    assert [row["stop_reason"] for row in rows[3:]] == ["not run"] * 5
+    assert many.summary()[0]["finished"] == 0

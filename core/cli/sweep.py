@@ -113,7 +113,7 @@ def add_parser(sub):
     where.add_argument("--workers", type=int, metavar="N",
                        help="start a local Dask cluster of N worker processes")
     g.add_argument("--chunk-size", type=int, default=None, metavar="MODELS",
-                   help="models per Dask task (default: about four tasks per worker)")
+                   help="most models per Dask task (default: one task per worker thread)")
     g.add_argument("--threads", type=int, default=None, metavar="N",
                    help="cap the BLAS threads (needs threadpoolctl)")
     g = sw.add_argument_group("output")

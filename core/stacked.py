@@ -654,7 +654,9 @@ class _GroupRun:
             for g in stopping:
                 self._finish(g, self.reasons[g])
             self.active[stopping] = False
-        self._observe(end_hook, lambda: np.union1d(np.flatnonzero(self.active), stopping))
+        # (an empty list would make union1d's result float: no index for self.views)
+        self._observe(end_hook, lambda: np.union1d(np.flatnonzero(self.active),
+                                                   np.array(stopping, dtype=np.intp)))
         if stopping:
             self._observe(train_end, lambda: stopping, model_axis=False)
             if self.on_done is not None:
@@ -951,16 +953,43 @@ def _block_step(opt, net, rows, flat):
 
 
 def run_group(registry, layers, activations, loss_c, starts, *, batch_size=None,
-              shuffle=True, threads=None, on_done=None):
+              shuffle=True, threads=None, on_done=None, on_fault=None):
     """Train the models ``starts`` (one shape) stacked; ``(outcomes, interrupted)``.
 
     ``outcomes`` lists one :class:`ModelOutcome` per model, in the order of
     ``starts``; ``on_done(k)`` is called whenever ``k`` models stopped.
+    ``on_fault(exc, epoch)``, if given, is asked when anything raises during
+    the run (as :class:`deltarule.loop.Run` asks it); it may return the
+    exception to raise instead (a ``PluginError`` naming the plugin), chained
+    to ``exc``.  A ``KeyboardInterrupt`` is never handed to it.
     """
-    run = _GroupRun(registry, layers, activations, loss_c, starts, batch_size=batch_size,
-                    shuffle=shuffle, threads=threads, on_done=on_done)
-    interrupted = run.run()
+    run = None
+    try:
+        run = _GroupRun(registry, layers, activations, loss_c, starts,
+                        batch_size=batch_size, shuffle=shuffle, threads=threads,
+                        on_done=on_done)
+        interrupted = run.run()
+    except Exception as exc:
+        error = on_fault(exc, _fault_epoch(run, exc)) if on_fault is not None else None
+        if error is None or error is exc:
+            raise
+        raise error from exc
     return [run.outcomes[g] for g in range(run.G)], interrupted
+
+
+def _fault_epoch(run, exc) -> int:
+    """The epoch ``run`` was in when ``exc`` was raised: 0 before the first one
+    (building the stack, ``deltarule_train_start``), else the one under way
+    (the ``epoch`` of :meth:`_GroupRun._epoch` in the traceback), else the last
+    completed (``deltarule_train_end``)."""
+    if run is None:
+        return 0
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code is _GroupRun._epoch.__code__:
+            return int(tb.tb_frame.f_locals.get("epoch", run.epoch))
+        tb = tb.tb_next
+    return run.epoch
 
 
 def fallback_notes(registry, components) -> list[str]:

@@ -90,10 +90,11 @@ def train_many(X, y, layers=None, *, seeds, client=None, chunk_size: int | None 
                                   converged=converged, on_done=on_done)
     from .distributed import train_chunks
 
-    # checks every option here, before anything is sent to a worker
+    # checks every option and the plugins' components (the probe, on one model of
+    # every stack) here, before anything is sent to a worker
     trainer = Trainer(**trainer_args)
-    for key in {repr(sorted(s.settings.items())): s for s in specs}.values():
-        trainer.with_settings(key.settings)
+    for (layers, _), members in trainer._groups(X, y, specs, validation_data):
+        trainer._probe_stack(layers, members)
     return train_chunks(client, trainer_args, X, y, specs, validation_data=validation_data,
                         converged=converged, on_done=on_done, chunk_size=chunk_size)
 

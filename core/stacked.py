@@ -656,7 +656,9 @@ class _GroupRun:
             for g in stopping:
                 self._finish(g, self.reasons[g])
             self.active[stopping] = False
-        self._observe(end_hook, lambda: np.union1d(np.flatnonzero(self.active), stopping))
+        # (an empty list would make union1d's result float: no index for self.views)
+        self._observe(end_hook, lambda: np.union1d(np.flatnonzero(self.active),
+                                                   np.array(stopping, dtype=np.intp)))
         if stopping:
             self._observe(train_end, lambda: stopping, model_axis=False)
             if self.on_done is not None:
@@ -988,7 +990,7 @@ def stack_size(layers, rows: int, itemsize: int, *, gathered: bool,
 
 
 def run_group(registry, layers, activations, loss_c, starts, *, batch_size=None,
-              shuffle=True, threads=None, on_done=None):
+              shuffle=True, threads=None, on_done=None, on_fault=None):
     """Train the models ``starts`` (one shape) stacked; ``(outcomes, interrupted)``.
 
     ``outcomes`` lists one :class:`ModelOutcome` per model, in the order of
@@ -996,7 +998,11 @@ def run_group(registry, layers, activations, loss_c, starts, *, batch_size=None,
     ended the run first); ``on_done(k)`` is called whenever ``k`` models
     stopped.  The models run in stacks of at most :func:`stack_size`, one
     stack after another: every model's numbers are those of its own run
-    whatever stack it is in.
+    whatever stack it is in.  ``on_fault(exc, epoch)``, if given, is asked
+    when anything raises during the run (as :class:`deltarule.loop.Run` asks
+    it); it may return the exception to raise instead (a ``PluginError``
+    naming the plugin), chained to ``exc``.  A ``KeyboardInterrupt`` is never
+    handed to it.
     """
     n = len(starts[0].X)
     rows = n if batch_size is None else min(batch_size, n)
@@ -1005,14 +1011,36 @@ def run_group(registry, layers, activations, loss_c, starts, *, batch_size=None,
                       gathered=rows < n or not shared)
     outcomes, interrupted = [None] * len(starts), False
     for first in range(0, len(starts), size):
-        run = _GroupRun(registry, layers, activations, loss_c, starts[first:first + size],
-                        batch_size=batch_size, shuffle=shuffle, threads=threads,
-                        on_done=on_done)
-        interrupted = run.run()
+        run = None
+        try:
+            run = _GroupRun(registry, layers, activations, loss_c,
+                            starts[first:first + size], batch_size=batch_size,
+                            shuffle=shuffle, threads=threads, on_done=on_done)
+            interrupted = run.run()
+        except Exception as exc:
+            error = on_fault(exc, _fault_epoch(run, exc)) if on_fault is not None else None
+            if error is None or error is exc:
+                raise
+            raise error from exc
         outcomes[first:first + run.G] = [run.outcomes[g] for g in range(run.G)]
         if interrupted:
             break
     return outcomes, interrupted
+
+
+def _fault_epoch(run, exc) -> int:
+    """The epoch ``run`` was in when ``exc`` was raised: 0 before the first one
+    (building the stack, ``deltarule_train_start``), else the one under way
+    (the ``epoch`` of :meth:`_GroupRun._epoch` in the traceback), else the last
+    completed (``deltarule_train_end``)."""
+    if run is None:
+        return 0
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code is _GroupRun._epoch.__code__:
+            return int(tb.tb_frame.f_locals.get("epoch", run.epoch))
+        tb = tb.tb_next
+    return run.epoch
 
 
 def fallback_notes(registry, components) -> list[str]:

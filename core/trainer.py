@@ -449,7 +449,10 @@ class Trainer:
         results: list = [None] * len(specs)
         position = {spec.index: i for i, spec in enumerate(specs)}
         notes, interrupted = [], False
-        for (layers, batch), members in self._groups(X, y, specs, validation_data):
+        groups = self._groups(X, y, specs, validation_data)
+        # the component contract on one model of every stack, before any epoch runs
+        faults = [self._probe_stack(layers, members) for (layers, _), members in groups]
+        for ((layers, batch), members), on_fault in zip(groups, faults):
             if interrupted:
                 break
             starts = [self._model_start(spec, trainer, layers, data)
@@ -464,7 +467,7 @@ class Trainer:
             outcomes, interrupted = run_group(
                 self.registry, layers, acts, self._loss, starts, batch_size=batch,
                 shuffle=self.config["shuffle"], threads=self.config["threads"],
-                on_done=on_done)
+                on_done=on_done, on_fault=on_fault)
             components = {"activations": [a.name for a in acts], "loss": self._loss.name,
                           "optimizer": getattr(starts[0].optimizer, "name",
                                                type(starts[0].optimizer).__name__)}
@@ -506,6 +509,48 @@ class Trainer:
                      tuple(sorted((k, v is None) for k, v in spec.settings.items())))
             groups.setdefault(group, []).append((spec, trainer, (Xm, ym, val)))
         return [(key[:2], members) for key, members in groups.items()]
+
+    def _probe_stack(self, layers, members):
+        """:func:`~deltarule.faults.probe` on one model of a stack; its ``on_fault``.
+
+        A component without the model axis is called once per model on that
+        model's 2-D arrays, which are the calls of a single run: the probe
+        makes them on the first model's real shapes (its initial parameters,
+        its first batch), as :meth:`fit` does.  Skipped, as there, when every
+        component is deltarule's own.  ``on_fault(exc, epoch)``: the
+        :class:`PluginError` naming the plugin behind an exception of the
+        stacked run (see :func:`~deltarule.faults.plugin_fault`), or ``None``.
+        """
+        from types import SimpleNamespace
+
+        from .faults import bundled
+        from .stacked import _unflatten
+
+        spec, trainer, data = members[0]
+        acts = trainer._activations_for(len(layers) - 1)
+        optimizer = trainer._build_optimizer()
+        probe_args = dict(catalogue=self.catalogue, optimizer_factory=self._optimizer_factory)
+
+        def check(epoch=0):
+            start = trainer._model_start(spec, trainer, layers, data)
+            net = Network(layers, acts, _unflatten(start.theta, layers), start.theta.dtype)
+            rows = min(len(start.X), trainer.config["batch_size"] or len(start.X))
+            probe(net, self._loss, start.optimizer, start.X[:rows], start.y[:rows],
+                  epoch=epoch, **probe_args)
+
+        own = [*acts, self._loss, optimizer] + ([self._init] if self._init else [])
+        if not all(bundled(c) for c in own):
+            check()
+
+        def on_fault(exc, epoch):
+            if isinstance(exc, DeltaRuleError) and not isinstance(exc, PluginError):
+                return None  # deltarule's own error, meant as it is
+            suspects = run_suspects(self.registry, self.catalogue,
+                                    SimpleNamespace(activations=acts), self._loss,
+                                    optimizer, self._optimizer_factory)
+            return plugin_fault(exc, epoch=epoch, suspects=suspects,
+                                reprobe=lambda: check(epoch))
+        return on_fault
 
     def _model_start(self, spec, trainer, layers, data):
         """One model as :meth:`_run` starts a fresh run with ``seed=spec.seed``."""

@@ -112,15 +112,21 @@ class Context:
             raise Violation(f"hypothesis health check failed: {exc}") from None
 
 
-def guarded(call: Callable, describe: str):
-    """``call()``; an exception from the component becomes a :class:`Violation`."""
+def guarded(call: Callable, describe: str | Callable[[], str]):
+    """``call()``; an exception from the component becomes a :class:`Violation`.
+
+    ``describe`` (the input, for the report) may be a callable: it is then
+    formatted only when the component raises (dense sweeps call this
+    thousands of times, and formatting arrays costs more than checking them).
+    """
     try:
         return call()
     except (Violation, Skip):
         raise
     except Exception as exc:
+        text = describe() if callable(describe) else describe
         raise Violation(f"raised {type(exc).__name__}: {exc}{component_frame(exc)}"
-                        f"\non input:\n{indent(describe)}") from None
+                        f"\non input:\n{indent(text)}") from None
 
 
 def component_frame(exc: BaseException) -> str:

@@ -195,7 +195,7 @@ def gradient(loss, ctx):
     target, tails included), then hypothesis-drawn batches of 1–6 rows.
     """
     for y, y_hat in dense_pairs(loss):
-        guarded(lambda: _check_gradient(loss, y, y_hat), describe((y, y_hat)))
+        guarded(lambda: _check_gradient(loss, y, y_hat), lambda: describe((y, y_hat)))
     ctx.search(lambda e: _check_gradient(loss, *e), examples(loss), describe=describe)
 
 
@@ -237,7 +237,7 @@ def minimum(loss, ctx):
                 f"minimal at y_hat = y\n{describe(example)}")
 
     for pair in dense_pairs(loss)[::7]:
-        guarded(lambda: body(pair), describe(pair))
+        guarded(lambda: body(pair), lambda: describe(pair))
     ctx.search(body, examples(loss), describe=describe)
 
 

@@ -345,6 +345,12 @@ CORE_BREAKS = {
                                                  list(reversed(stopping.PLUGINS))),
     "loop.divergence": lambda mp: mp.setattr(loop_module().Run, "restore_finite",
                                              lambda self: None),
+    "loop.divergence-fallback": lambda mp: mp.setattr(
+        loop_module().Run, "restore_finite",
+        lambda self: np.copyto(self.net.theta, self.backup[self.current & 1])),
+    "loop.validation-split": lambda mp: _wrap(
+        mp, deltarule.Trainer, "_split",
+        lambda f: lambda self, *a: (f(self, *a), setattr(self, "validation_rows", None))[0]),
     "loop.history": lambda mp: _wrap(
         mp, loop_module(), "validation_loss",
         lambda f: lambda *a: (lambda v: lambda: v() * (1 + 1e-9))(f(*a))),

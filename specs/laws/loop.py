@@ -463,6 +463,117 @@ def divergence(_, ctx):
                         f"{result.epochs} epochs, {_params_diff(result.params, init)}")
 
 
+class _StaysInfinite:
+    """Squared error whose *value* is ``inf`` from its ``after``-th call on (a loss
+    plugin that breaks for good); its gradient stays the squared error's.
+    ``broken_on``: the targets of the batch it first failed on."""
+
+    name = "spec-stays-infinite"
+
+    def __init__(self, after: int):
+        self.after, self.calls, self.broken_on = after, 0, None
+
+    def value(self, y, y_hat, weights=None):
+        self.calls += 1
+        if self.calls >= self.after:
+            if self.broken_on is None:
+                self.broken_on = np.array(y)
+            return float("inf")
+        r = (np.asarray(y_hat) - y) ** 2
+        return 0.5 * float(np.sum(r if weights is None else r * np.reshape(weights, (-1, 1))))
+
+    def gradient(self, y, y_hat, out=None):
+        return np.subtract(y_hat, y, out=out)
+
+
+@law("loop.divergence-fallback", uses=("optimizer:sgd", "initializer:randn", "loss:mse"))
+def divergence_fallback(_, ctx):
+    """When no saved parameters score a finite loss (the loss itself stays
+    non-finite), the guard keeps the newest finite parameters: those the run
+    held when the loss first came back non-finite.  Full batch: the parameters
+    entering the diverging epoch E (the failing step does not update).  Batches
+    of 2 rows in order: those after the finite batches of epoch E — E − 1 epochs,
+    then those batches.
+    """
+    import deltarule
+    from deltarule.plugins.losses import MSE
+
+    X, y = _data(5, n=6, n_in=2, n_out=1)
+    common = dict(layers=[2, 3, 1], activation="tanh", lr=0.05, shuffle=False,
+                  plugins=[harness.Guard(200)], entry_points=False)
+    for batch, after in ((None, 12), (None, 25), (2, 12), (2, 26)):
+        loss = _StaysInfinite(after)
+        result = deltarule.train(X, y, loss=loss, seed=after, max_epochs=200,
+                                 batch_size=batch, **common)
+        E = result.epochs
+        if result.stop_reason != "diverged" or E < 3 or loss.broken_on is None:
+            raise Violation(f"a loss that becomes inf at its call {after}: expected a "
+                            f"'diverged' stop after at least 3 epochs; got "
+                            f"{result.stop_reason!r} after {E}")
+        want = deltarule.train(X, y, loss=MSE(), seed=after, max_epochs=E - 1,
+                               batch_size=batch, **common).params
+        done = 0
+        if batch is not None:
+            done = next(k for k in range(0, len(X), batch)
+                        if np.array_equal(y[k:k + batch], loss.broken_on))
+            if done == 0:
+                raise Violation("the spec's loss broke on an epoch's first batch; the law "
+                                "needs it mid-epoch (the spec's problem is wrong)")
+            want = deltarule.train(X[:done], y[:done], loss=MSE(), init=want, max_epochs=1,
+                                   batch_size=batch, **common).params
+        if not _same_params(result.params, want):
+            raise Violation(
+                f"batch_size {batch}, loss inf from call {after} (epoch {E}, after {done} "
+                f"rows of it): no candidate scores a finite loss, so the newest finite "
+                f"parameters must be kept: {_params_diff(result.params, want)}")
+
+
+@law("loop.validation-split", uses=STACK)
+def validation_split(_, ctx):
+    """``validation_split`` holds out rows and says which: after the run
+    ``trainer.validation_rows`` is ``(train_rows, validation_rows)``, disjoint,
+    together every row once; the run is the run on ``X[train_rows]`` with
+    ``validation_data = (X[validation_rows], y[validation_rows])`` (same
+    parameters and loss histories, bit for bit, full batch from the same initial
+    parameters); a later run of the same trainer that is refused (one row
+    cannot be split) leaves ``None``, never the rows of the run before.
+    """
+    from deltarule import DeltaRuleError
+
+    X, y = _data(6, n=13)
+    init = [(np.random.default_rng(1).uniform(-1, 1, (3, 4)), np.zeros(4)),
+            (np.random.default_rng(2).uniform(-1, 1, (4, 2)), np.zeros(2))]
+    for split in (0.25, 0.5):
+        trainer = _trainer(max_epochs=6, init=init, validation_split=split)
+        got = trainer.fit(X, y)
+        rows = trainer.validation_rows
+        if rows is None or len(rows) != 2:
+            raise Violation(f"validation_split {split}: trainer.validation_rows is {rows!r}; "
+                            "expected (train_rows, validation_rows)")
+        tr, va = (np.asarray(r) for r in rows)
+        if len(va) == 0 or len(tr) == 0 or sorted(np.concatenate([tr, va]).tolist()) != \
+                list(range(len(X))):
+            raise Violation(f"validation_split {split}: train rows {tr.tolist()} and validation "
+                            f"rows {va.tolist()} must split rows 0..{len(X) - 1}, each once")
+        ref = _trainer(max_epochs=6, init=init).fit(X[tr], y[tr],
+                                                    validation_data=(X[va], y[va]))
+        if got.history != ref.history or got.val_history != ref.val_history or \
+                not _same_params(got.params, ref.params):
+            raise Violation(f"validation_split {split}: the run differs from the run on "
+                            f"X[train_rows] with validation_data = X[validation_rows]: history "
+                            f"{got.history} vs {ref.history}, validation {got.val_history} vs "
+                            f"{ref.val_history}; {_params_diff(got.params, ref.params)}")
+        # a run refused at the split must not leave the rows of the run before
+        try:
+            trainer.fit(X[:1], y[:1])
+        except DeltaRuleError:
+            pass
+        if trainer.validation_rows is not None:
+            raise Violation(f"a run refused at validation_split {split} (one row) after a "
+                            "successful one: trainer.validation_rows is "
+                            f"{trainer.validation_rows!r}, not None (stale rows)")
+
+
 # ---------------------------------------------------------------- history
 @law("loop.history", uses=STACK)
 def history(_, ctx):

@@ -93,8 +93,7 @@ def train_many(X, y, layers=None, *, seeds, client=None, chunk_size: int | None 
     # checks every option and the plugins' components (the probe, on one model of
     # every stack) here, before anything is sent to a worker
     trainer = Trainer(**trainer_args)
-    for (layers, _), members in trainer._groups(X, y, specs, validation_data):
-        trainer._probe_stack(layers, members)
+    trainer.probe_stacks(X, y, specs, validation_data)
     return train_chunks(client, trainer_args, X, y, specs, validation_data=validation_data,
                         converged=converged, on_done=on_done, chunk_size=chunk_size)
 

@@ -764,7 +764,7 @@ class _GroupRun:
             gr = self.net.grad[row]
             self.norm_full[g] = math.sqrt(float(np.dot(gr, gr)))
         self.reasons[g] = reason
-        net = Network(self.layers, self.acts, _unflatten(theta, self.layers), self.dtype)
+        net = Network(self.layers, self.acts, unflatten(theta, self.layers), self.dtype)
         n = self.epoch
         self.outcomes[g] = ModelOutcome(
             index=self.starts[g].index, network=net, history=_readonly(self.hist[g, :n]),
@@ -785,7 +785,7 @@ class _GroupRun:
                       self.backup[(epoch + 1) & 1][row]]
         finite = [c for c in candidates if np.isfinite(c).all()]
         probe = Network(self.layers, self.acts,
-                        _unflatten(np.zeros_like(candidates[0]), self.layers), self.dtype)
+                        unflatten(np.zeros_like(candidates[0]), self.layers), self.dtype)
         for theta in finite:
             np.copyto(probe.theta, theta)
             if math.isfinite(float(self.loss_c.value(s.y, probe.forward(s.X)))):
@@ -844,7 +844,7 @@ class _GroupRun:
             flat = getattr(self.net, name)[row]
         else:
             flat = (self.theta_full if name == "theta" else self.grad_full)[g]
-        return [(_readonly(W), _readonly(b)) for W, b in _unflatten(flat, self.layers,
+        return [(_readonly(W), _readonly(b)) for W, b in unflatten(flat, self.layers,
                                                                      copy=False)]
 
     def grad_norms(self):
@@ -864,7 +864,7 @@ def _shapes(layers):
     return shapes
 
 
-def _unflatten(flat, layers, copy=True):
+def unflatten(flat, layers, copy=True):
     out, start = [], 0
     for n_in, n_out in zip(layers[:-1], layers[1:]):
         W = flat[start:start + n_in * n_out].reshape(n_in, n_out)

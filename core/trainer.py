@@ -449,10 +449,8 @@ class Trainer:
         results: list = [None] * len(specs)
         position = {spec.index: i for i, spec in enumerate(specs)}
         notes, interrupted = [], False
-        groups = self._groups(X, y, specs, validation_data)
-        # the component contract on one model of every stack, before any epoch runs
-        faults = [self._probe_stack(layers, members) for (layers, _), members in groups]
-        for ((layers, batch), members), on_fault in zip(groups, faults):
+        for ((layers, batch), members), on_fault in self.probe_stacks(X, y, specs,
+                                                                        validation_data):
             if interrupted:
                 break
             starts = [self._model_start(spec, trainer, layers, data)
@@ -472,22 +470,38 @@ class Trainer:
                           "optimizer": getattr(starts[0].optimizer, "name",
                                                type(starts[0].optimizer).__name__)}
             for (spec, _, _), start, out in zip(members, starts, outcomes):
-                if out is None:  # Ctrl-C before its stack started: not run
-                    continue
-                final_loss = final_val_loss = None
-                if out.restored:  # as a single run reports it: the returned parameters'
-                    final_loss = full_loss(out.network, self._loss, start.X, start.y)
-                    if start.val is not None:
-                        final_val_loss = full_loss(out.network, self._loss, *start.val) \
-                            * validation_scale(self._loss, len(start.X), start.val)
-                results[position[spec.index]] = ModelResult(
-                    network=out.network, history=out.history, stop_reason=out.stop_reason,
-                    val_history=out.val_history, elapsed=out.elapsed, config=start.config,
-                    components=components, index=spec.index, seed=spec.seed,
-                    settings=dict(spec.settings), final_loss=final_loss,
-                    final_val_loss=final_val_loss)
+                if out is not None:  # None: Ctrl-C before its stack started, not run
+                    results[position[spec.index]] = self._model_result(spec, start, out,
+                                                                       components)
         return ManyResult(list(specs), results, converged=converged, notes=notes,
                           interrupted=interrupted, elapsed=time.perf_counter() - started)
+
+    def _model_result(self, spec, start, out, components):
+        """The :class:`ModelResult` of one stacked model, as a single run reports it."""
+        final_loss = final_val_loss = None
+        if out.restored:  # as a single run reports it: the returned parameters'
+            final_loss = full_loss(out.network, self._loss, start.X, start.y)
+            if start.val is not None:
+                final_val_loss = full_loss(out.network, self._loss, *start.val) \
+                    * validation_scale(self._loss, len(start.X), start.val)
+        return ModelResult(
+            network=out.network, history=out.history, stop_reason=out.stop_reason,
+            val_history=out.val_history, elapsed=out.elapsed, config=start.config,
+            components=components, index=spec.index, seed=spec.seed,
+            settings=dict(spec.settings), final_loss=final_loss,
+            final_val_loss=final_val_loss)
+
+    def probe_stacks(self, X, y, specs, validation_data=None):
+        """The models of a many-model run by stack, each stack's components probed.
+
+        ``[(((layers, batch_size), members), on_fault), ...]``: every option
+        and the component contract are checked on one model of every stack
+        (:meth:`_probe_stack`) before any epoch runs, so a broken plugin
+        fails before training (and, for a distributed run, before anything
+        is sent to a worker).  ``members`` are ``(spec, trainer, data)``.
+        """
+        groups = self._groups(X, y, specs, validation_data)
+        return [(group, self._probe_stack(group[0][0], group[1])) for group in groups]
 
     def _groups(self, X, y, specs, validation_data):
         """``[((layers, batch_size), [(spec, trainer, prepared data), ...]), ...]``:
@@ -524,7 +538,7 @@ class Trainer:
         from types import SimpleNamespace
 
         from .faults import bundled
-        from .stacked import _unflatten
+        from .stacked import unflatten
 
         spec, trainer, data = members[0]
         acts = trainer._activations_for(len(layers) - 1)
@@ -533,7 +547,7 @@ class Trainer:
 
         def check(epoch=0):
             start = trainer._model_start(spec, trainer, layers, data)
-            net = Network(layers, acts, _unflatten(start.theta, layers), start.theta.dtype)
+            net = Network(layers, acts, unflatten(start.theta, layers), start.theta.dtype)
             rows = min(len(start.X), trainer.config["batch_size"] or len(start.X))
             probe(net, self._loss, start.optimizer, start.X[:rows], start.y[:rows],
                   epoch=epoch, **probe_args)

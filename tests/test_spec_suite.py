@@ -369,6 +369,17 @@ CORE_BREAKS = {
         deltarule.Network, "params", property(lambda self: list(zip(self.weights,
                                                                      self.biases)))),
     "loop.stateful": _fresh_optimizer_on_partial_fit,
+    "loop.l2-penalty": lambda mp: _wrap(
+        mp, __import__("deltarule.workspace", fromlist=["x"]).Workspace, "__init__",
+        lambda f: lambda self, *a, **k: f(self, *a, **{**k, "l2": 2.0 * k.get("l2", 0.0)})),
+    "loop.sample-weights": lambda mp: _wrap(
+        mp, deltarule.Trainer, "_weights",
+        lambda f: lambda self, *a: (lambda w: None if w is None else w * w)(f(self, *a))),
+    "network.outputs": lambda mp: mp.setattr(deltarule.Network, "predict_proba",
+                                             lambda self, X: self.predict(X)),
+    "network.memory-limit": lambda mp: mp.setattr(
+        __import__("deltarule.workspace", fromlist=["x"]), "format_bytes",
+        lambda n: "a lot"),
 }
 SLOW_BREAKS = {"xor.convergence-rate", "xor.named-seeds", "xor.converges-or-stationary",
                "xor.document-examples", "many.equivalence"}

@@ -778,6 +778,133 @@ def batch_loss(_, ctx):
                                     f"must be the full-batch loss {want!r}")
 
 
+# ---------------------------------------------------------------- weights and L2
+def _penalty_cases(rng, n):
+    """``(name, loss, activations, y, outputs)``: both reductions, plain and fused
+    output deltas (sigmoid + BCE, softmax + cross-entropy are fused)."""
+    from deltarule.plugins import losses as L
+
+    return [("mse sum", L.MSE(), "sigmoid", rng.uniform(0, 1, (n, 2)), 2),
+            ("mse mean", L.MSE(reduction="mean"), ["tanh", "sigmoid"],
+             rng.uniform(0, 1, (n, 2)), 2),
+            ("bce sum (fused)", L.BinaryCrossEntropy(reduction="sum"), "sigmoid",
+             (rng.random((n, 2)) < 0.5).astype(float), 2),
+            ("cross-entropy mean (fused)", L.CrossEntropy(), ["tanh", "softmax"],
+             np.eye(3)[rng.integers(0, 3, n)], 3)]
+
+
+def _init_params(rng, layers):
+    return [(rng.uniform(-1, 1, (a, b)), rng.uniform(-0.5, 0.5, b))
+            for a, b in zip(layers[:-1], layers[1:])]
+
+
+def _one_epoch(X, y, init, loss, act, **options):
+    return _trainer((X.shape[1], 4, y.shape[1]), loss=loss, activation=act, init=init,
+                    optimizer="sgd", lr=0.3, max_epochs=1, shuffle=False, **options)
+
+
+def _close_params(what, got, want, tol=1e-12):
+    for l, ((W, b), (W2, b2)) in enumerate(zip(got, want), 1):
+        for name, p, q in ((f"W{l}", W, W2), (f"b{l}", b, b2)):
+            expect_close(f"{what}: {name}", p, q, tol * (1.0 + np.abs(q)))
+
+
+@law("loop.l2-penalty", uses=("loss:mse", "loss:binary_cross_entropy",
+                              "loss:cross_entropy", "optimizer:sgd"))
+def l2_penalty(_, ctx):
+    """``l2 = λ`` adds ``½ λ c Σ_l ‖W_l‖²`` to every batch's loss and ``λ c W_l``
+    to its weight gradients, biases untouched, with ``c = 1`` for a summed loss
+    and ``c = 1 / rows of the batch`` for a mean one.  Checked on one SGD epoch
+    (lr η) from fixed parameters against the run without the penalty:
+    ``history[0] = L + ½ λ c Σ ‖W_l‖²``, ``W_l ← W_l(no penalty) − η λ c W_l``,
+    ``b_l ← b_l(no penalty)`` (1e-12 relative); unshuffled mini-batches of 3, 3
+    and 1 of 7 rows equal the full-batch epochs on each batch in turn (each its
+    own ``c``), the epoch loss their sum (weighted by rows for a mean loss).
+    """
+    rng = ctx.rng("loop.l2-penalty")
+    X = rng.uniform(-1, 1, (7, 3))
+    lam, lr = 0.3, 0.3
+    for name, loss, act, y, k in _penalty_cases(rng, len(X)):
+        init = _init_params(rng, (3, 4, k))
+        mean = loss.reduction == "mean"
+        c = 1.0 / len(X) if mean else 1.0
+        plain = _one_epoch(X, y, init, loss, act).fit(X, y)
+        got = _one_epoch(X, y, init, loss, act, l2=lam).fit(X, y)
+        penalty = 0.5 * lam * c * sum(float(np.sum(W * W)) for W, _ in init)
+        if not math.isclose(got.history[0], plain.history[0] + penalty, rel_tol=1e-12):
+            raise Violation(f"{name}, l2={lam}, full batch of {len(X)}: the loss is "
+                            f"{got.history[0]!r}; expected L + ½ λ c Σ‖W‖² = "
+                            f"{plain.history[0]!r} + {penalty!r} (c = {c:.4g})")
+        want = [(W - lr * lam * c * W0, b) for (W, b), (W0, _) in zip(plain.params, init)]
+        _close_params(f"{name}, l2={lam}, full batch: W ← W(no penalty) − η λ c W, "
+                      "b ← b(no penalty)", got.params, want)
+        # mini-batches: each batch is a full-batch epoch on its own rows
+        batched = _one_epoch(X, y, init, loss, act, l2=lam, batch_size=3).fit(X, y)
+        params, total = init, 0.0
+        for start in range(0, len(X), 3):
+            rows = slice(start, start + 3)
+            part = _one_epoch(X[rows], y[rows], params, loss, act, l2=lam).fit(X[rows], y[rows])
+            params = part.params
+            total += part.history[0] * (len(X[rows]) / len(X) if mean else 1.0)
+        _close_params(f"{name}, l2={lam}, batches of 3 of 7 rows vs full-batch epochs on "
+                      "each batch (c = 1/rows of the batch for a mean loss)",
+                      batched.params, params)
+        if not math.isclose(batched.history[0], total, rel_tol=1e-12):
+            raise Violation(f"{name}, l2={lam}, batches of 3 of 7 rows: the epoch loss is "
+                            f"{batched.history[0]!r}; the batches' penalised losses give "
+                            f"{total!r}")
+
+
+@law("loop.sample-weights", uses=("loss:mse", "loss:binary_cross_entropy",
+                                  "loss:cross_entropy", "optimizer:sgd"))
+def sample_weights(_, ctx):
+    """Integer sample weights ``w`` are repeated rows: one SGD epoch with
+    ``sample_weight=w`` equals the unweighted epoch on ``np.repeat(X, w)`` (a
+    weight of 0 drops the row) — loss and parameters to 1e-12 relative, with and
+    without the L2 penalty (``c = 1 / Σ w`` for a mean loss), for both
+    reductions and the fused output deltas; the validation loss with weights
+    ``w_val`` is that of the repeated validation rows (a summed loss is put on
+    the training scale by ``Σ w / Σ w_val``, the repeated rows' count ratio);
+    unshuffled weighted mini-batches
+    equal weighted full-batch epochs on each batch in turn.
+    """
+    rng = ctx.rng("loop.sample-weights")
+    X = rng.uniform(-1, 1, (7, 3))
+    w = np.array([2, 0, 1, 3, 1, 0, 2])
+    Xv = rng.uniform(-1, 1, (4, 3))
+    wv = np.array([1, 3, 0, 2])
+    for name, loss, act, y, k in _penalty_cases(rng, len(X) + len(Xv)):
+        y, yv = y[:len(X)], y[len(X):]
+        init = _init_params(rng, (3, 4, k))
+        rep = (np.repeat(X, w, axis=0), np.repeat(y, w, axis=0))
+        rep_val = (np.repeat(Xv, wv, axis=0), np.repeat(yv, wv, axis=0))
+        for lam in (0.0, 0.25):
+            got = _one_epoch(X, y, init, loss, act, l2=lam).fit(
+                X, y, sample_weight=w.astype(float), validation_data=(Xv, yv, wv))
+            want = _one_epoch(*rep, init, loss, act, l2=lam).fit(*rep, validation_data=rep_val)
+            what = f"{name}, l2={lam}, sample_weight {w.tolist()}"
+            if not math.isclose(got.history[0], want.history[0], rel_tol=1e-12):
+                raise Violation(f"{what}: the loss is {got.history[0]!r}; the unweighted "
+                                f"loss of the rows repeated w times is {want.history[0]!r}")
+            _close_params(f"{what} vs the rows repeated w times", got.params, want.params)
+            # a summed loss is scaled by Σ w / Σ w_val, which for the repeated rows
+            # is their count ratio: the two reports must agree either way
+            if not math.isclose(got.val_history[0], want.val_history[0], rel_tol=1e-12):
+                raise Violation(f"{what}, validation weights {wv.tolist()}: the validation "
+                                f"loss is {got.val_history[0]!r}; the repeated validation "
+                                f"rows give {want.val_history[0]!r}")
+        # weighted mini-batches: each batch a weighted full-batch epoch on its rows
+        batched = _one_epoch(X, y, init, loss, act, l2=0.25, batch_size=3).fit(
+            X, y, sample_weight=w.astype(float))
+        params = init
+        for start in range(0, len(X), 3):
+            rows = slice(start, start + 3)  # every batch of w has a weight above 0
+            params = _one_epoch(X[rows], y[rows], params, loss, act, l2=0.25).fit(
+                X[rows], y[rows], sample_weight=w[rows].astype(float)).params
+        _close_params(f"{name}, l2=0.25, sample_weight {w.tolist()}, batches of 3 vs "
+                      "weighted full-batch epochs on each batch", batched.params, params)
+
+
 # ---------------------------------------------------------------- warm starts
 _RUNS = [
     dict(optimizer="sgd", lr=0.5),

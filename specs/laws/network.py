@@ -238,3 +238,169 @@ def forward(_, ctx):
         else:
             raise Violation(f"a transposed W1 {wrong[0][0].shape} was accepted for layers "
                             f"{layers}")
+
+
+class _WrongShape:
+    """An activation whose output drops the last column (a shape bug)."""
+
+    name = "wrong_shape"
+
+    def forward(self, z):
+        return z[:, :-1]
+
+    def derivative(self, z, a):
+        return np.ones_like(z)
+
+
+@law("network.outputs", uses=("activation:sigmoid", "activation:identity",
+                              "activation:softmax"))
+def outputs(_, ctx):
+    """What a network reports from its outputs ``ŷ`` ``(n, k)``:
+    ``labels_of(ŷ)`` is ``classes[int(ŷ > 0.5)]`` for one output unit (0.5
+    exactly is the first class) and ``classes[argmax_j ŷ_ij]`` along each row
+    for ``k ≥ 2`` (any array-like ``ŷ``); ``predict_labels(X) =
+    labels_of(predict(X))``; ``predict_proba(X)`` is ``[1 − ŷ, ŷ]`` for one
+    unit, else ``ŷ``; with a scaler, ``predict(X) = forward((X − offset) /
+    scale)``, and ``X`` with the wrong number of columns is a DataError listing
+    the features; ``copy()`` keeps the scaler, classes and column names; an
+    activation whose output has the wrong shape is a PluginError naming it and
+    its layer.
+    """
+    from deltarule import Network, PluginError
+    from deltarule.plugins import activations as A
+    from deltarule.preprocessing import Scaler
+
+    rng = ctx.rng("network.outputs")
+    X = rng.uniform(-2, 2, (6, 3))
+    # one output unit; row 0's output set to 0.5 exactly
+    params = [(rng.normal(0, 1, (3, 1)), np.array([0.2]))]
+    one = Network([3, 1], [A.Sigmoid()], params)
+    one.classes = np.array(["no", "yes"])
+    y_hat = one.forward(X)
+    y_hat[0, 0] = 0.5
+    want = np.where(y_hat[:, 0] > 0.5, "yes", "no")
+    got = one.labels_of(y_hat.tolist())
+    if not np.array_equal(got, want):
+        raise Violation(f"labels_of for one output unit: {got.tolist()} for ŷ = "
+                        f"{y_hat[:, 0].tolist()}; expected classes[int(ŷ > 0.5)] = "
+                        f"{want.tolist()} (0.5 exactly is the first class)")
+    proba = one.predict_proba(X)
+    p = one.forward(X)[:, 0]
+    expect_close("predict_proba, one output unit, vs [1 − ŷ, ŷ]", proba,
+                 np.column_stack([1.0 - p, p]), 0.0)
+    # several units: argmax along each row
+    k3 = [(rng.normal(0, 1, (3, 4)), rng.normal(0, 1, 4)),
+          (rng.normal(0, 1, (4, 3)), rng.normal(0, 1, 3))]
+    many = Network([3, 4, 3], [A.Sigmoid(), A.Softmax()], k3)
+    many.classes = np.array([10, 20, 30])
+    scores = np.array([[0.1, 0.7, 0.2], [0.5, 0.2, 0.3], [0.1, 0.2, 0.7], [0.3, 0.3, 0.4]])
+    got = many.labels_of(scores)
+    if not np.array_equal(got, [20, 10, 30, 30]):
+        raise Violation(f"labels_of for 3 output units: {got.tolist()} for ŷ = "
+                        f"{scores.tolist()}; expected classes[argmax ŷ_i] per row = "
+                        "[20, 10, 30, 30]")
+    out = many.forward(X)
+    expect_close("predict_proba, several units, vs ŷ", many.predict_proba(X), out, 0.0)
+    labels = many.predict_labels(X)
+    if not np.array_equal(labels, many.classes[np.argmax(out, axis=1)]):
+        raise Violation(f"predict_labels(X) = {labels.tolist()}; labels_of(predict(X)) = "
+                        f"{many.classes[np.argmax(out, axis=1)].tolist()}")
+    # a scaler: predict scales, forward does not
+    offset, scale = rng.uniform(-1, 1, 3), rng.uniform(0.5, 2.0, 3)
+    many.scaler = Scaler("standard", offset, scale)
+    expect_close("predict(X) with a scaler vs forward((X − offset) / scale)",
+                 many.predict(X), many.forward((X - offset) / scale), 0.0)
+    expect_close("forward(X) with a scaler (it must not scale)", many.forward(X), out, 0.0)
+    many.feature_names, many.target_names = ("a", "b", "c"), ("t",)
+    from deltarule import DataError
+
+    try:
+        many.predict(X[:, :2])
+    except DataError as exc:
+        if "a, b, c" not in str(exc):
+            raise Violation(f"predict on 2 of 3 columns: the error does not list the "
+                            f"network's features (a, b, c): {exc}") from None
+    else:
+        raise Violation("predict accepted 2 columns for a 3-input network")
+    twin = many.copy()
+    for key in ("scaler", "classes", "feature_names", "target_names"):
+        if getattr(twin, key) is None:
+            raise Violation(f"copy() lost the network's {key}")
+    expect_close("copy().predict(X) vs predict(X)", twin.predict(X), many.predict(X), 0.0)
+    # a component returning the wrong shape is named, with its layer
+    bad = Network([3, 4, 3], [A.Sigmoid(), _WrongShape()], k3)
+    try:
+        bad.forward(X)
+    except PluginError as exc:
+        if "wrong_shape" not in str(exc) or "layer 2" not in str(exc):
+            raise Violation(f"an activation returning the wrong shape in layer 2: the "
+                            f"error does not name it and its layer: {exc}") from None
+    else:
+        raise Violation("an activation returning shape (n, k − 1) in layer 2 was accepted")
+
+
+class _NoMemory:
+    """``numpy`` as a module sees it, except that ``empty`` raises MemoryError."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    @staticmethod
+    def empty(*args, **kwargs):
+        raise MemoryError
+
+
+@law("network.memory-limit", uses=("activation:identity", "loss:mse"))
+def memory_limit(_, ctx):
+    """A network of more than ``MAX_PARAMETERS`` parameters is refused with a
+    ConfigError before anything is allocated, naming the count and the limit;
+    a workspace whose buffers cannot be allocated (``MemoryError``) is a
+    ConfigError naming the layers, the rows and the bytes asked for:
+    ``rows · Σ_l n_l · itemsize`` times 4 (``z, a, g, δ``) when it trains, 2
+    (``z, a``) for the forward pass only.
+    """
+    from deltarule import ConfigError, Network
+    from deltarule import workspace as ws_module
+    from deltarule.plugins import activations as A
+    from deltarule.plugins.losses import MSE
+    from deltarule.validation import MAX_PARAMETERS, format_bytes
+
+    huge = [2 ** 14, 2 ** 14 + 1]  # just over 2²⁸ weights and biases
+    try:
+        Network(huge, [A.Identity()], [], np.float32)
+    except ConfigError as exc:
+        if "at most" not in str(exc) or str(MAX_PARAMETERS) not in str(exc):
+            raise Violation(f"a {huge} network: the error does not state the limit of "
+                            f"{MAX_PARAMETERS} parameters: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - anything but the refusal is the bug
+        raise Violation(f"a {huge} network ({2 ** 28 + 2 * 2 ** 14 + 1} parameters): "
+                        f"expected a ConfigError before allocating, got "
+                        f"{type(exc).__name__}: {exc}") from None
+    else:
+        raise Violation(f"a {huge} network of more than {MAX_PARAMETERS} parameters "
+                        "was built")
+    for layers, dtype in (([3, 5, 2], np.float64), ([7, 4, 4, 1], np.float32)):
+        net = Network(layers, [A.Identity()] * (len(layers) - 1),
+                      [(np.zeros((a, b)), np.zeros(b)) for a, b in zip(layers[:-1],
+                                                                       layers[1:])], dtype)
+        for backward, buffers in ((True, 4), (False, 2)):
+            rows = 1000
+            want = format_bytes(rows * sum(layers) * buffers * np.dtype(dtype).itemsize)
+            saved, ws_module.np = ws_module.np, _NoMemory()
+            try:
+                ws_module.Workspace(net, MSE(), rows, backward=backward)
+            except ConfigError as exc:
+                text = str(exc)
+                if want not in text or "-".join(map(str, layers)) not in text or \
+                        str(rows) not in text:
+                    raise Violation(f"out of memory for a {layers} workspace of {rows} rows "
+                                    f"({np.dtype(dtype).name}, backward={backward}): the "
+                                    f"error must name the layers, the rows and {want}: "
+                                    f"{text}") from None
+            except Exception as exc:  # noqa: BLE001
+                raise Violation(f"out of memory for a {layers} workspace: expected a "
+                                f"ConfigError, got {type(exc).__name__}: {exc}") from None
+            else:
+                raise Violation("a workspace was built while numpy.empty raised MemoryError")
+            finally:
+                ws_module.np = saved

@@ -174,6 +174,10 @@ def _strict_gradient(self, state):
     return "gradient_norm" if tol is not None and state.grad_norm < tol else None
 
 
+def _reraise(exc):
+    raise exc
+
+
 def _wrap(mp, owner, name, make):
     original = getattr(owner, name)
     mp.setattr(owner, name, make(original))
@@ -375,6 +379,8 @@ CORE_BREAKS = {
     "loop.sample-weights": lambda mp: _wrap(
         mp, deltarule.Trainer, "_weights",
         lambda f: lambda self, *a: (lambda w: None if w is None else w * w)(f(self, *a))),
+    "loop.plugin-fault": lambda mp: mp.setattr(loop_module().Run, "fault",
+                                               lambda self, exc, epoch: _reraise(exc)),
     "network.outputs": lambda mp: mp.setattr(deltarule.Network, "predict_proba",
                                              lambda self, X: self.predict(X)),
     "network.memory-limit": lambda mp: mp.setattr(

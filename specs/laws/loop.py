@@ -905,6 +905,142 @@ def sample_weights(_, ctx):
                       "weighted full-batch epochs on each batch", batched.params, params)
 
 
+# ---------------------------------------------------------------- plugin faults
+class _Tripwire:
+    """A tanh that raises ValueError on its ``at``-th forward call once armed."""
+
+    name = "spec_tripwire_tanh"
+
+    def __init__(self):
+        self.armed, self.at, self.calls = False, 0, 0
+
+    def forward(self, z, out=None):
+        if self.armed:
+            self.calls += 1
+            if self.calls == self.at:
+                self.armed = False
+                raise ValueError("spec tripwire")
+        return np.tanh(z, out=out)
+
+    def derivative(self, z, a, out=None):
+        return np.subtract(1.0, a * a, out=out)
+
+
+class _FaultPlugin:
+    """Arms the tripwire after epoch ``arm_after``; its stop hook raises in epoch
+    ``stop_raises``; its train_end hook raises when ``end_raises``."""
+
+    def __init__(self, wire, arm_after=0, stop_raises=0, end_raises=False, answer=None):
+        self.wire, self.arm_after, self.stop_raises = wire, arm_after, stop_raises
+        self.end_raises, self.end_reason, self.answer = end_raises, None, answer
+
+    @hookimpl
+    def deltarule_activations(self):
+        return [self.wire]
+
+    @hookimpl
+    def deltarule_stop(self, state):
+        if state.epoch == self.stop_raises:
+            raise KeyError("spec stop hook")
+        if self.answer is not None and state.epoch == self.answer[0]:
+            return self.answer[1]  # neither None nor a reason
+        return None
+
+    @hookimpl
+    def deltarule_epoch_end(self, state):
+        if state.epoch == self.arm_after:
+            self.wire.armed = True
+
+    @hookimpl
+    def deltarule_train_end(self, state):
+        self.end_reason = state.stop_reason
+        if self.end_raises:
+            raise RuntimeError("spec train_end hook")
+
+
+@law("loop.plugin-fault", uses=STACK)
+def plugin_fault(_, ctx):
+    """A plugin that raises during a run ends it with a PluginError chained to
+    the plugin's exception (``__cause__``), naming the component or hook and the
+    epoch; nothing reached is lost: ``trainer.result`` has stop reason
+    ``"error"`` (as ``deltarule_train_end`` sees it, unless it is the one
+    raising) and the parameters of the
+    last whole epoch — an activation raising in batch 3 of epoch E rolls back to
+    the parameters entering E (the run of E − 1 epochs), a stop criterion raising
+    after epoch E's steps keeps E's (the run of E epochs), and a train_end hook
+    raising keeps the finished run's.  A stop criterion answering neither None
+    nor a non-empty string is a PluginError naming that plugin alone.
+    """
+    from deltarule import PluginError, Trainer
+
+    X, y = _data(9, n=10)
+    init = [(np.random.default_rng(3).uniform(-1, 1, (3, 4)), np.zeros(4)),
+            (np.random.default_rng(4).uniform(-1, 1, (4, 2)), np.zeros(2))]
+
+    def run(plugin=None, epochs=20):
+        acts = ["spec_tripwire_tanh" if plugin else "tanh", "sigmoid"]
+        return Trainer([3, 4, 2], activation=acts, init=init, batch_size=3,
+                       shuffle=False, max_epochs=epochs, lr=0.2, entry_points=False,
+                       plugins=[harness.Guard(100)] + ([plugin] if plugin else []))
+
+    cases = [(dict(arm_after=E - 1), E, E - 1, f"the activation raising in batch 3 of "
+              f"epoch {E}", ("spec_tripwire_tanh", "ValueError")) for E in (4, 5)]
+    cases += [(dict(stop_raises=E), E, E, f"the stop criterion raising in epoch {E}",
+               ("deltarule_stop", "KeyError")) for E in (4, 5)]
+    cases += [(dict(end_raises=True), None, 20, "the train_end hook raising",
+               ("deltarule_train_end", "RuntimeError"))]
+    # a stop criterion answering neither None nor a reason is named, alone
+    wire = _Tripwire()
+    trainer = run(_FaultPlugin(wire, answer=(3, True)))
+    try:
+        trainer.fit(X, y)
+    except PluginError as exc:
+        text = str(exc)
+        if "_FaultPlugin" not in text or "one of the plugins" in text or \
+                "returned True" not in text or "epoch 3" not in text:
+            raise Violation(f"a stop criterion answering True in epoch 3: the error must "
+                            f"name that plugin alone, the answer and the epoch: {text}"
+                            ) from None
+    else:
+        raise Violation("a stop criterion answering True (neither None nor a reason) "
+                        "was accepted")
+    for options, E, kept, what, names in cases:
+        wire = _Tripwire()
+        wire.at = 3
+        plugin = _FaultPlugin(wire, **options)
+        trainer = run(plugin)
+        try:
+            trainer.fit(X, y)
+        except PluginError as exc:
+            cause = exc.__cause__
+            text = str(exc)
+            if cause is None or type(cause).__name__ != names[1]:
+                raise Violation(f"{what}: the PluginError is not chained to the plugin's "
+                                f"{names[1]} (__cause__ is {cause!r})") from None
+            missing = [n for n in names if n not in text]
+            if E is not None and f"epoch {E}" not in text:
+                missing.append(f"epoch {E}")
+            if missing:
+                raise Violation(f"{what}: the error does not name {missing}: {text}") from None
+        except Exception as exc:  # noqa: BLE001 - anything else is the bug
+            raise Violation(f"{what}: expected a PluginError, got {type(exc).__name__}: "
+                            f"{exc}") from None
+        else:
+            raise Violation(f"{what}: the run ended without an error")
+        result = trainer.result
+        # train_end is told why the run ended; raising there is what makes it "error"
+        seen = "max_epochs" if options.get("end_raises") else "error"
+        if result is None or result.stop_reason != "error" or plugin.end_reason != seen:
+            raise Violation(f"{what}: stop reason {getattr(result, 'stop_reason', None)!r} "
+                            f"(train_end saw {plugin.end_reason!r}); expected 'error' "
+                            f"(train_end seeing {seen!r})")
+        want = run(epochs=kept).fit(X, y)
+        if len(result.history) != kept or not _same_params(result.params, want.params):
+            raise Violation(f"{what}: the result holds {len(result.history)} epochs; the "
+                            f"parameters of the run of {kept} epochs must be kept: "
+                            f"{_params_diff(result.params, want.params)}")
+
+
 # ---------------------------------------------------------------- warm starts
 _RUNS = [
     dict(optimizer="sgd", lr=0.5),
@@ -1352,7 +1488,10 @@ class _Raiser:
 def interrupt(_, ctx):
     """Ctrl-C (KeyboardInterrupt) ends a run cleanly: trainer.result holds the
     parameters reached (those of fit for that many epochs), stop_reason
-    "interrupted", seen by train_end (the interrupt may then go on to the caller); if the last step overflowed, the last finite parameters are kept.  An
+    "interrupted", seen by train_end (the interrupt may then go on to the caller);
+    a KeyboardInterrupt subclass with a non-empty string ``stop_reason`` gives that
+    reason instead; if the last step overflowed, the last finite parameters are
+    kept.  An
     exception from a plugin propagates (chained to the original), after train_end
     saw stop_reason "error".
     """
@@ -1376,6 +1515,15 @@ def interrupt(_, ctx):
             raise Violation(f"Ctrl-C at epoch {at}: stop reason {r.stop_reason!r} (train_end "
                             f"saw {raiser.end_reason!r}) after {r.epochs} epochs; "
                             f"{_params_diff(r.params, ref.params)}")
+    # a KeyboardInterrupt subclass may name the reason (the command line's SIGTERM:
+    # "terminated"); anything but a non-empty string means "interrupted"
+    for given, want in (("terminated", "terminated"), ("", "interrupted"),
+                        (1, "interrupted")):
+        exc = type("_Stopped", (KeyboardInterrupt,), {"stop_reason": given})()
+        r = interrupted(_trainer(max_epochs=10, plugins=[_Raiser(exc, 2)]), X, y)
+        if r.stop_reason != want:
+            raise Violation(f"a KeyboardInterrupt whose stop_reason is {given!r}: the run's "
+                            f"stop reason is {r.stop_reason!r}, expected {want!r}")
     # the first step overflows (loss finite, update infinite): Ctrl-C right then
     init = [(np.array([[1e75]]), np.zeros(1)), (np.array([[1e75]]), np.zeros(1))]
     raiser = _Raiser(KeyboardInterrupt(), 1)

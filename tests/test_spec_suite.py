@@ -381,6 +381,11 @@ CORE_BREAKS = {
         lambda f: lambda self, *a: (lambda w: None if w is None else w * w)(f(self, *a))),
     "loop.plugin-fault": lambda mp: mp.setattr(loop_module().Run, "fault",
                                                lambda self, exc, epoch: _reraise(exc)),
+    "loop.final-loss": lambda mp: _wrap(
+        mp, loop_module().Run, "score_restored",
+        lambda f: lambda self: (f(self), setattr(self.log, "restored_val_loss", None))[0]),
+    "loop.class-target": lambda mp: mp.setattr(deltarule.Trainer, "_warn_class_target",
+                                               lambda self, ym, layers: None),
     "network.outputs": lambda mp: mp.setattr(deltarule.Network, "predict_proba",
                                              lambda self, X: self.predict(X)),
     "network.memory-limit": lambda mp: mp.setattr(

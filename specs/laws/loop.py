@@ -958,6 +958,29 @@ class _FaultPlugin:
             raise RuntimeError("spec train_end hook")
 
 
+class _Failing:
+    """An optimizer factory or initializer that raises whenever it is called."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError(f"{self.name} cannot be built")
+
+
+class _Provides:
+    def __init__(self, family, component):
+        self.family, self.component = family, component
+
+    @hookimpl
+    def deltarule_optimizers(self):
+        return [self.component] if self.family == "optimizers" else None
+
+    @hookimpl
+    def deltarule_initializers(self):
+        return [self.component] if self.family == "initializers" else None
+
+
 @law("loop.plugin-fault", uses=STACK)
 def plugin_fault(_, ctx):
     """A plugin that raises during a run ends it with a PluginError chained to
@@ -968,8 +991,10 @@ def plugin_fault(_, ctx):
     last whole epoch — an activation raising in batch 3 of epoch E rolls back to
     the parameters entering E (the run of E − 1 epochs), a stop criterion raising
     after epoch E's steps keeps E's (the run of E epochs), and a train_end hook
-    raising keeps the finished run's.  A stop criterion answering neither None
-    nor a non-empty string is a PluginError naming that plugin alone.
+    raising keeps the finished run's.  An optimizer factory or initializer
+    raising when called is a chained PluginError naming it, before the first
+    epoch.  A stop criterion answering neither None nor a non-empty string is a
+    PluginError naming that plugin alone.
     """
     from deltarule import PluginError, Trainer
 
@@ -989,6 +1014,28 @@ def plugin_fault(_, ctx):
                ("deltarule_stop", "KeyError")) for E in (4, 5)]
     cases += [(dict(end_raises=True), None, 20, "the train_end hook raising",
                ("deltarule_train_end", "RuntimeError"))]
+    # an optimizer or initializer failing while the run is set up: named, chained,
+    # "before the first epoch"
+    for family, option in (("optimizers", "optimizer"), ("initializers", "init")):
+        component = _Failing(f"spec_failing_{option}")
+        trainer = Trainer([3, 4, 2], entry_points=False, max_epochs=3,
+                          plugins=[_Provides(family, component)],
+                          **{option: component.name})
+        try:
+            trainer.fit(X, y)
+        except PluginError as exc:
+            text = str(exc)
+            if component.name not in text or "before the first epoch" not in text or \
+                    not isinstance(exc.__cause__, RuntimeError):
+                raise Violation(f"an {option} raising RuntimeError when called: the error "
+                                f"must name {component.name!r}, say 'before the first "
+                                f"epoch' and be chained to it: {text} (__cause__ "
+                                f"{exc.__cause__!r})") from None
+        except Exception as exc:  # noqa: BLE001
+            raise Violation(f"an {option} raising when called: expected a PluginError, got "
+                            f"{type(exc).__name__}: {exc}") from None
+        else:
+            raise Violation(f"an {option} raising when called: the run went on")
     # a stop criterion answering neither None nor a reason is named, alone
     wire = _Tripwire()
     trainer = run(_FaultPlugin(wire, answer=(3, True)))
@@ -1465,6 +1512,88 @@ def final_params(_, ctx):
     if div.stop_reason != "diverged" or not _same_params(div.params, ref.params):
         raise Violation("after a divergence, parameters asked for by set_final_params "
                         "replaced the last finite ones")
+
+
+@law("loop.final-loss", uses=("loss:mse", "loss:cross_entropy", "optimizer:sgd"))
+def final_loss(_, ctx):
+    """``result.loss`` and ``result.val_loss`` are those of the parameters
+    returned: the last epoch's ``history[-1]`` and ``val_history[-1]`` when the
+    run ends on them; when a criterion restores other parameters ``p``,
+    ``L(y, f_p(X))`` over the whole training set (sample weights and the L2 term
+    included, as the loop adds them) and the validation loss of ``p`` on the
+    validation curve's scale (``Σ w / n_val`` times a summed loss), to 1e-12.
+    """
+    from deltarule import Network
+    from deltarule.plugins import losses as L
+
+    rng = ctx.rng("loop.final-loss")
+    X, Xv = rng.uniform(-1, 1, (9, 3)), rng.uniform(-1, 1, (5, 3))
+    w = rng.integers(1, 4, 9).astype(float)
+    for loss, act, k in ((L.MSE(), "sigmoid", 2), (L.CrossEntropy(), ["tanh", "softmax"], 3)):
+        if k == 2:
+            y, yv = rng.uniform(0, 1, (9, 2)), rng.uniform(0, 1, (5, 2))
+        else:
+            y, yv = np.eye(3)[rng.integers(0, 3, 9)], np.eye(3)[rng.integers(0, 3, 5)]
+        common = dict(loss=loss, activation=act, max_epochs=5, l2=0.1)
+        plain = _trainer((3, 4, k), **common).fit(X, y, sample_weight=w,
+                                                  validation_data=(Xv, yv))
+        if plain.loss != plain.history[-1] or plain.val_loss != plain.val_history[-1]:
+            raise Violation(f"{loss!r}: a run ending on its last epoch's parameters reports "
+                            f"loss {plain.loss!r}, val_loss {plain.val_loss!r}; expected "
+                            f"history[-1] = {plain.history[-1]!r}, val_history[-1] = "
+                            f"{plain.val_history[-1]!r}")
+        r = _Restorer(stop_at=3)
+        got = _trainer((3, 4, k), plugins=[r], **common).fit(
+            X, y, sample_weight=w, validation_data=(Xv, yv))
+        net = Network([3, 4, k], got.network.activations, r.target)
+        mean = loss.reduction == "mean"
+        c = 1.0 / w.sum() if mean else 1.0
+        want = float(loss.value(y, net.forward(X), weights=w)) + \
+            0.5 * 0.1 * c * sum(float(np.sum(W * W)) for W, _ in r.target)
+        want_val = float(loss.value(yv, net.forward(Xv))) * (1.0 if mean else w.sum() / len(Xv))
+        for what, value, expected in (("loss", got.loss, want), ("val_loss", got.val_loss,
+                                                                  want_val)):
+            if value is None or not math.isclose(value, expected, rel_tol=1e-12):
+                raise Violation(f"{loss!r}, weighted, l2 0.1, parameters restored at epoch "
+                                f"3: result.{what} is {value!r}; those parameters score "
+                                f"{expected!r}")
+
+
+@law("loop.class-target", uses=("activation:sigmoid", "activation:identity", "loss:mse"))
+def class_target(_, ctx):
+    """Whole-number labels ``0, 1, 2, …`` (at least three) in one target column,
+    trained on an output that cannot reach them (sigmoid), raise one
+    ``ClassTargetWarning`` before the first epoch, suggesting one-hot encoding;
+    the same labels on an identity output, or targets inside the output's range,
+    raise none.
+    """
+    import warnings
+
+    from deltarule import ClassTargetWarning
+
+    class _Seen:
+        at_start = None
+
+        @hookimpl
+        def deltarule_train_start(self, state):
+            self.at_start = len(caught)
+
+    X = np.random.default_rng(2).uniform(-1, 1, (12, 3))
+    labels = np.arange(12.0).reshape(-1, 1) % 3
+    for y, act, expected in ((labels, "sigmoid", 1), (labels, ["sigmoid", "identity"], 0),
+                             (labels / 2.0, "sigmoid", 0)):
+        seen = _Seen()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _trainer((3, 4, 1), activation=act, max_epochs=1, plugins=[seen]).fit(X, y)
+        mine = [m for m in caught if issubclass(m.category, ClassTargetWarning)]
+        what = f"targets {sorted(set(y[:, 0].tolist()))} on a {act} output"
+        if len(mine) != expected or (expected and ("one-hot" not in str(mine[0].message)
+                                                   or not seen.at_start)):
+            raise Violation(f"{what}: {len(mine)} ClassTargetWarning(s) "
+                            f"({[str(m.message) for m in mine]}), "
+                            f"{seen.at_start} warning(s) before the first epoch; expected "
+                            f"{expected}, before training, suggesting one-hot encoding")
 
 
 # ---------------------------------------------------------------- interrupts and errors

@@ -354,10 +354,11 @@ class _NoMemory:
 def memory_limit(_, ctx):
     """A network of more than ``MAX_PARAMETERS`` parameters is refused with a
     ConfigError before anything is allocated, naming the count and the limit;
-    a workspace whose buffers cannot be allocated (``MemoryError``) is a
-    ConfigError naming the layers, the rows and the bytes asked for:
-    ``rows · Σ_l n_l · itemsize`` times 4 (``z, a, g, δ``) when it trains, 2
-    (``z, a``) for the forward pass only.
+    a run whose parameters and batch buffers exceed the memory budget is refused
+    the same way, naming the rows and the budget; a workspace whose buffers
+    cannot be allocated (``MemoryError``) is a ConfigError naming the layers,
+    the rows and the bytes asked for: ``rows · Σ_l n_l · itemsize`` times 4
+    (``z, a, g, δ``) when it trains, 2 (``z, a``) for the forward pass only.
     """
     from deltarule import ConfigError, Network
     from deltarule import workspace as ws_module
@@ -379,6 +380,29 @@ def memory_limit(_, ctx):
     else:
         raise Violation(f"a {huge} network of more than {MAX_PARAMETERS} parameters "
                         "was built")
+    # a run whose parameters and batch buffers exceed the memory budget is refused
+    # before anything is allocated (the budget lowered here to 64 MiB)
+    from deltarule import Trainer
+    from deltarule import validation
+
+    layers = [1, 4096, 1]  # 4 · 1024 rows · 4097 units · 8 bytes: 128 MiB of buffers
+    saved = validation.memory_budget
+    validation.memory_budget = lambda: (64 << 20, "the spec's 64 MiB budget")
+    try:
+        Trainer(layers, max_epochs=1, seed=0, entry_points=False).fit(
+            np.zeros((1024, 1)), np.zeros((1024, 1)))
+    except ConfigError as exc:
+        if "the spec's 64 MiB budget" not in str(exc) or "1024 rows" not in str(exc):
+            raise Violation(f"training {layers} on 1024 rows under a 64 MiB budget: the "
+                            f"error must name the rows and the budget: {exc}") from None
+    except Exception as exc:  # noqa: BLE001
+        raise Violation(f"training {layers} on 1024 rows under a 64 MiB budget: expected "
+                        f"a ConfigError, got {type(exc).__name__}: {exc}") from None
+    else:
+        raise Violation(f"training {layers} on 1024 rows at once (128 MiB of buffers) "
+                        "went ahead under a 64 MiB memory budget")
+    finally:
+        validation.memory_budget = saved
     for layers, dtype in (([3, 5, 2], np.float64), ([7, 4, 4, 1], np.float32)):
         net = Network(layers, [A.Identity()] * (len(layers) - 1),
                       [(np.zeros((a, b)), np.zeros(b)) for a, b in zip(layers[:-1],

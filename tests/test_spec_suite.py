@@ -384,8 +384,8 @@ CORE_BREAKS = {
     "loop.final-loss": lambda mp: _wrap(
         mp, loop_module().Run, "score_restored",
         lambda f: lambda self: (f(self), setattr(self.log, "restored_val_loss", None))[0]),
-    "loop.class-target": lambda mp: mp.setattr(deltarule.Trainer, "_warn_class_target",
-                                               lambda self, ym, layers: None),
+    "loop.warnings": lambda mp: mp.setattr(deltarule.Trainer, "_warn_after",
+                                           lambda self, Xm, ym: None),
     "network.outputs": lambda mp: mp.setattr(deltarule.Network, "predict_proba",
                                              lambda self, X: self.predict(X)),
     "network.memory-limit": lambda mp: mp.setattr(

@@ -958,6 +958,37 @@ class _FaultPlugin:
             raise RuntimeError("spec train_end hook")
 
 
+class _ShapeShifter:
+    """A tanh whose output loses its last column for inputs of ``bad_rows`` rows,
+    once armed: a value the loop cannot use, raised about by NumPy in the loop."""
+
+    name = "spec_shape_shifter"
+
+    def __init__(self, bad_rows, armed):
+        self.bad_rows, self.armed = bad_rows, armed
+
+    def forward(self, z):
+        a = np.tanh(z)
+        return a[:, :-1] if self.armed and len(z) == self.bad_rows else a
+
+    def derivative(self, z, a):
+        return 1.0 - a * a
+
+
+class _Arms:
+    def __init__(self, component, after):
+        self.component, self.after = component, after
+
+    @hookimpl
+    def deltarule_activations(self):
+        return [self.component]
+
+    @hookimpl
+    def deltarule_epoch_end(self, state):
+        if state.epoch == self.after:
+            self.component.armed = True
+
+
 class _Failing:
     """An optimizer factory or initializer that raises whenever it is called."""
 
@@ -991,7 +1022,10 @@ def plugin_fault(_, ctx):
     last whole epoch — an activation raising in batch 3 of epoch E rolls back to
     the parameters entering E (the run of E − 1 epochs), a stop criterion raising
     after epoch E's steps keeps E's (the run of E epochs), and a train_end hook
-    raising keeps the finished run's.  An optimizer factory or initializer
+    raising keeps the finished run's.  A component returning a value the loop
+    cannot use (NumPy raises in the loop) is named after its contract is checked
+    again on the run's batch shape; ``partial_fit`` on a new batch shape checks
+    the contract before its first epoch.  An optimizer factory or initializer
     raising when called is a chained PluginError naming it, before the first
     epoch.  A stop criterion answering neither None nor a non-empty string is a
     PluginError naming that plugin alone.
@@ -1036,6 +1070,40 @@ def plugin_fault(_, ctx):
                             f"{type(exc).__name__}: {exc}") from None
         else:
             raise Violation(f"an {option} raising when called: the run went on")
+    # a value the loop cannot use: the traceback names no plugin, so the component
+    # contract is checked again on the run's batch shape, and names the component
+    shifter = _ShapeShifter(bad_rows=3, armed=False)
+    trainer = Trainer([3, 4, 2], activation=[shifter.name, "sigmoid"], batch_size=3,
+                      max_epochs=10, entry_points=False, plugins=[_Arms(shifter, 2)])
+    try:
+        trainer.fit(X, y)
+    except PluginError as exc:
+        if shifter.name not in str(exc) or "epoch 3" not in str(exc):
+            raise Violation(f"an activation returning a wrong shape for 3-row batches from "
+                            f"epoch 3: the error must name it and the epoch: {exc}") from None
+    except Exception as exc:  # noqa: BLE001
+        raise Violation(f"an activation returning a wrong shape for 3-row batches from "
+                        f"epoch 3 (batches of 3): expected a PluginError naming it, got "
+                        f"{type(exc).__name__}: {exc}") from None
+    else:
+        raise Violation("an activation returning a wrong shape mid-run went unnoticed")
+    # partial_fit on a new batch shape checks the contract again, before its epochs
+    shifter = _ShapeShifter(bad_rows=5, armed=True)
+    trainer = Trainer([3, 4, 2], activation=[shifter.name, "sigmoid"], max_epochs=3,
+                      entry_points=False, plugins=[_Arms(shifter, 0)])
+    trainer.fit(X, y)
+    try:
+        trainer.partial_fit(X[:5], y[:5], epochs=2)
+    except PluginError as exc:
+        if shifter.name not in str(exc) or "before the first epoch" not in str(exc):
+            raise Violation(f"partial_fit on 5 rows with an activation that fails on 5 rows: "
+                            f"the error must name it, before the first epoch: {exc}") from None
+    except Exception as exc:  # noqa: BLE001
+        raise Violation(f"partial_fit on 5 rows with an activation that fails on 5 rows: "
+                        f"expected a PluginError, got {type(exc).__name__}: {exc}") from None
+    else:
+        raise Violation("partial_fit on a new batch shape ran with an activation that "
+                        "returns the wrong shape for it")
     # a stop criterion answering neither None nor a reason is named, alone
     wire = _Tripwire()
     trainer = run(_FaultPlugin(wire, answer=(3, True)))
@@ -1559,41 +1627,77 @@ def final_loss(_, ctx):
                                 f"{expected!r}")
 
 
-@law("loop.class-target", uses=("activation:sigmoid", "activation:identity", "loss:mse"))
-def class_target(_, ctx):
-    """Whole-number labels ``0, 1, 2, …`` (at least three) in one target column,
-    trained on an output that cannot reach them (sigmoid), raise one
-    ``ClassTargetWarning`` before the first epoch, suggesting one-hot encoding;
-    the same labels on an identity output, or targets inside the output's range,
-    raise none.
+@law("loop.warnings", uses=("activation:sigmoid", "activation:identity", "loss:mse",
+                            "optimizer:sgd"))
+def run_warnings(_, ctx):
+    """A run warns once, with a ``DeltaRuleWarning`` the user can filter:
+    whole-number labels ``0, 1, 2, …`` (at least three) in one target column on
+    an output that cannot reach them (sigmoid) raise a ``ClassTargetWarning``
+    before the first epoch, suggesting one-hot encoding (none for the same
+    labels on an identity output, or targets in range); a run that diverged
+    ends with one ``DivergenceWarning``; a run stopped by ``max_epochs`` while
+    its loss still fell by more than 1 % over the last tenth of its epochs ends
+    with one ``ConvergenceWarning``; a run that reached ``target_loss`` raises
+    none.
     """
     import warnings
 
-    from deltarule import ClassTargetWarning
+    import deltarule
+    from deltarule import ClassTargetWarning, ConvergenceWarning, DivergenceWarning
 
     class _Seen:
         at_start = None
 
+        def __init__(self, recording):
+            self.recording = recording
+
         @hookimpl
         def deltarule_train_start(self, state):
-            self.at_start = len(caught)
+            self.at_start = len(self.recording)
+
+    def caught_in(run):
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            seen = _Seen(got)
+            result = run(seen)
+        return result, seen.at_start, list(got)
 
     X = np.random.default_rng(2).uniform(-1, 1, (12, 3))
     labels = np.arange(12.0).reshape(-1, 1) % 3
     for y, act, expected in ((labels, "sigmoid", 1), (labels, ["sigmoid", "identity"], 0),
                              (labels / 2.0, "sigmoid", 0)):
-        seen = _Seen()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            _trainer((3, 4, 1), activation=act, max_epochs=1, plugins=[seen]).fit(X, y)
-        mine = [m for m in caught if issubclass(m.category, ClassTargetWarning)]
+        _, at_start, got = caught_in(lambda seen: _trainer(
+            (3, 4, 1), activation=act, max_epochs=1, plugins=[seen]).fit(X, y))
+        mine = [m for m in got if issubclass(m.category, ClassTargetWarning)]
         what = f"targets {sorted(set(y[:, 0].tolist()))} on a {act} output"
         if len(mine) != expected or (expected and ("one-hot" not in str(mine[0].message)
-                                                   or not seen.at_start)):
+                                                   or not at_start)):
             raise Violation(f"{what}: {len(mine)} ClassTargetWarning(s) "
-                            f"({[str(m.message) for m in mine]}), "
-                            f"{seen.at_start} warning(s) before the first epoch; expected "
-                            f"{expected}, before training, suggesting one-hot encoding")
+                            f"({[str(m.message) for m in mine]}), {at_start} warning(s) "
+                            f"before the first epoch; expected {expected}, before "
+                            "training, suggesting one-hot encoding")
+    Xd, yd = np.array([[1.0], [2.0]]), np.array([[1.0], [-1.0]])
+    Xx = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    yx = np.array([[0], [1], [1], [0]], dtype=float)
+    runs = [("a diverging run", DivergenceWarning, lambda seen: deltarule.train(
+                Xd, yd, layers=[1, 4, 1], activation=_Linear(), lr=50.0, seed=0,
+                max_epochs=1000, plugins=[harness.Guard(1000), seen], entry_points=False)),
+            ("a linear target stopped at max_epochs=40 with the loss still falling",
+             ConvergenceWarning, lambda seen: deltarule.train(
+                 X, X @ np.array([[1.0], [-2.0], [0.5]]), layers=[3, 4, 1],
+                 activation=["sigmoid", "identity"], lr=0.03, seed=1, max_epochs=40,
+                 plugins=[seen], entry_points=False)),
+            ("a run that reached target_loss", None, lambda seen: deltarule.train(
+                Xx, yx, layers=[2, 3, 1], lr=0.5, seed=1, max_epochs=40, target_loss=10.0,
+                plugins=[seen], entry_points=False))]
+    for what, category, run in runs:
+        _, _, got = caught_in(run)
+        ours = [m for m in got if issubclass(m.category, deltarule.DeltaRuleWarning)]
+        want = [] if category is None else [category]
+        if [m.category for m in ours] != want and not (
+                category and len(ours) == 1 and issubclass(ours[0].category, category)):
+            raise Violation(f"{what}: warnings {[(m.category.__name__, str(m.message)) for m in ours]}; "
+                            f"expected {[c.__name__ for c in want] or 'none'}, once")
 
 
 # ---------------------------------------------------------------- interrupts and errors

@@ -50,6 +50,8 @@ class PluginError(DeltaRuleError, TypeError):
     hook: str | None = None
     epoch: int | None = None
     original: BaseException | None = None
+    culprit: object = None  # the component whose returned value the loop refused
+    problem: str | None = None
 
 
 class ComponentClashError(DeltaRuleError, ValueError):

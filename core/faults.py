@@ -208,6 +208,12 @@ def plugin_fault(exc: BaseException, *, epoch: int, suspects, reprobe=None
     component that returned something the loop could not use).  ``None``
     when no plugin can be blamed: the exception is then deltarule's own.
     """
+    owner = getattr(exc, "culprit", None)
+    if isinstance(exc, PluginError) and owner is not None:
+        # a value the loop refused (copy_checked, below): name who provided it
+        suspect = next((s for s in suspects if s.obj is owner), None)
+        if suspect is not None:
+            return _error(suspect, f"{exc.hook}()", exc.problem, epoch, exc)
     if isinstance(exc, PluginError):
         if getattr(exc, "epoch", None) is None:
             exc.epoch = epoch
@@ -228,6 +234,30 @@ def plugin_fault(exc: BaseException, *, epoch: int, suspects, reprobe=None
         except Exception:  # pragma: no cover - the probe names what it finds
             return None
     return None
+
+
+def copy_checked(buffer, value, fn) -> None:
+    """``buffer[...] = value`` for the value a component's method ``fn`` returned.
+
+    Anything but an array of the buffer's shape breaks the component's
+    contract: copied, NumPy would broadcast a ``(n, 1)`` column or a scalar
+    over ``(n, k)`` and train on it silently.  The probe checks the shapes before the first epoch; this
+    catches a component that changes its answer mid-run.  The error names the
+    component (``PluginError.culprit``) so the run's fault handler can say
+    which plugin provided it and in which epoch.
+    """
+    if not isinstance(value, np.ndarray) or value.shape != buffer.shape:
+        owner = getattr(fn, "__self__", None)
+        name = getattr(owner, "name", None) or getattr(fn, "__qualname__", repr(fn))
+        method = getattr(fn, "__name__", "call")
+        got = (f"shape {value.shape}" if isinstance(value, np.ndarray)
+               else describe_value(value))
+        problem = (f"returned {got} during the run; it must return an array of shape "
+                   f"{buffer.shape}")
+        err = PluginError(f"{name!r}.{method}() {problem}")
+        err.culprit, err.hook, err.problem = owner, method, problem
+        raise err
+    np.copyto(buffer, value)
 
 
 def bad_stop_answer(call, answer, implementations, epoch: int) -> PluginError:
@@ -284,7 +314,7 @@ class _Probe:
         except Exception as exc:
             self.fail(suspect, where, f"raised {describe_exception(exc)}", exc)
         if not isinstance(result, np.ndarray):
-            self.fail(suspect, where, f"returned {_kind(result)}; it must return an array "
+            self.fail(suspect, where, f"returned {describe_value(result)}; it must return an array "
                                       f"of shape {shape}")
         if result.shape != shape:
             self.fail(suspect, where, f"returned shape {result.shape} for the run's shape "
@@ -336,7 +366,8 @@ def _private_copies(components) -> dict | None:
     return copies
 
 
-def _kind(value) -> str:
+def describe_value(value) -> str:
+    """``None``, ``a float``, ``an array of shape (3, 1)``: what a component returned."""
     if value is None:
         return "None"
     if isinstance(value, np.ndarray):
@@ -432,7 +463,7 @@ def _check_scalar(p, s, where, value, fn=None, tame=None) -> None:
     if isinstance(value, bool) or not (
             isinstance(value, (numbers.Real, np.floating, np.integer))
             or (arr is not None and arr.ndim == 0 and arr.dtype.kind in "fiu")):
-        p.fail(s, where, f"returned {_kind(value)}; a loss value is one real number")
+        p.fail(s, where, f"returned {describe_value(value)}; a loss value is one real number")
     if not math.isfinite(float(value)):
         try:
             tame_ok = fn is not None and math.isfinite(float(fn(*tame())))
@@ -454,11 +485,11 @@ def _probe_value_and_gradient(p, s, vg, y, y_hat, tame) -> None:
     except Exception as exc:
         p.fail(s, where, f"raised {describe_exception(exc)}", exc)
     if not isinstance(pair, tuple) or len(pair) != 2:
-        p.fail(s, where, f"returned {_kind(pair)}; it must return (value, gradient)")
+        p.fail(s, where, f"returned {describe_value(pair)}; it must return (value, gradient)")
     _check_scalar(p, s, where, pair[0])
     grad = out if out is not None else pair[1]
     if not isinstance(grad, np.ndarray) or grad.shape != y_hat.shape:
-        p.fail(s, where, f"gave as gradient {_kind(grad)}; it must be an array of the "
+        p.fail(s, where, f"gave as gradient {describe_value(grad)}; it must be an array of the "
                          f"outputs' shape {y_hat.shape}")
     if not np.isfinite(grad).all():
         p.fail(s, where, "gave a gradient with NaN or infinite values for finite input")

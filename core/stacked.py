@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ComponentError, PluginError
+from .faults import copy_checked
 from .network import Network
 from .protocols import accepts_out, capabilities
 from .threads import limit_blas_threads
@@ -203,12 +204,12 @@ def _component_op(component, method, args, out):
     else:
         def op():
             for margs, mout in per_model:
-                np.copyto(mout, method(*margs))
+                copy_checked(mout, method(*margs), method)
     return op
 
 
 def _store(out, method, args):
-    np.copyto(out, method(*args))
+    copy_checked(out, method(*args), method)
 
 
 def _loss_call(loss, fused, y, y_hat, z, g):
@@ -221,7 +222,7 @@ def _loss_call(loss, fused, y, y_hat, z, g):
     if callable(vg):
         def value_and_gradient():
             value, grad = vg(y, y_hat)
-            np.copyto(g, grad)
+            copy_checked(g, grad, vg)
             return value
         return value_and_gradient
     value, gradient = loss.value, loss.gradient
@@ -231,7 +232,7 @@ def _loss_call(loss, fused, y, y_hat, z, g):
             return value(y, y_hat)
     else:
         def separate():
-            np.copyto(g, gradient(y, y_hat))
+            copy_checked(g, gradient(y, y_hat), gradient)
             return value(y, y_hat)
     return separate
 

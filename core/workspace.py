@@ -27,7 +27,8 @@ from functools import partial
 
 import numpy as np
 
-from .errors import ComponentError, ConfigError
+from .errors import ComponentError, ConfigError, PluginError
+from .faults import copy_checked
 from .network import Network
 from .protocols import capabilities
 from .validation import format_bytes
@@ -150,7 +151,7 @@ class Workspace:
         if vg is not None:
             def value_and_gradient():
                 value, grad = vg(y, y_hat)
-                np.copyto(g, grad)
+                copy_checked(g, grad, vg)
                 return value
             return value_and_gradient
         value, gradient = loss.value, loss.gradient
@@ -160,7 +161,7 @@ class Workspace:
                 return value(y, y_hat)
         else:
             def separate():
-                np.copyto(g, gradient(y, y_hat))
+                copy_checked(g, gradient(y, y_hat), gradient)
                 return value(y, y_hat)
         return separate
 
@@ -210,6 +211,6 @@ def _store(buffer, fn, *args):
     """An op computing ``fn(*args)`` into ``buffer`` (for components without ``out``)."""
 
     def op():
-        np.copyto(buffer, fn(*args))
+        copy_checked(buffer, fn(*args), fn)
 
     return op

@@ -959,8 +959,8 @@ class _FaultPlugin:
 
 
 class _ShapeShifter:
-    """A tanh whose output loses its last column for inputs of ``bad_rows`` rows,
-    once armed: a value the loop cannot use, raised about by NumPy in the loop."""
+    """A tanh whose output, once armed, is its first column alone for inputs of
+    ``bad_rows`` rows: ``(n, 1)``, which NumPy would broadcast over ``(n, k)``."""
 
     name = "spec_shape_shifter"
 
@@ -969,10 +969,29 @@ class _ShapeShifter:
 
     def forward(self, z):
         a = np.tanh(z)
-        return a[:, :-1] if self.armed and len(z) == self.bad_rows else a
+        return a[:, :1] if self.armed and len(z) == self.bad_rows else a
 
     def derivative(self, z, a):
         return 1.0 - a * a
+
+
+class _RowLoss:
+    """A summed squared error whose value, once armed, is one number per row for
+    batches of ``bad_rows`` rows: a value the loop cannot use, raised about by
+    the loop itself (the traceback names no plugin)."""
+
+    name = "spec_row_loss"
+    reduction = "sum"
+
+    def __init__(self, bad_rows, armed):
+        self.bad_rows, self.armed = bad_rows, armed
+
+    def value(self, y, y_hat):
+        per_row = 0.5 * np.sum((y_hat - y) ** 2, axis=1)
+        return per_row if self.armed and len(y) == self.bad_rows else float(per_row.sum())
+
+    def gradient(self, y, y_hat):
+        return y_hat - y
 
 
 class _Arms:
@@ -981,7 +1000,11 @@ class _Arms:
 
     @hookimpl
     def deltarule_activations(self):
-        return [self.component]
+        return [self.component] if hasattr(self.component, "forward") else None
+
+    @hookimpl
+    def deltarule_losses(self):
+        return [self.component] if hasattr(self.component, "value") else None
 
     @hookimpl
     def deltarule_epoch_end(self, state):
@@ -1022,9 +1045,10 @@ def plugin_fault(_, ctx):
     last whole epoch — an activation raising in batch 3 of epoch E rolls back to
     the parameters entering E (the run of E − 1 epochs), a stop criterion raising
     after epoch E's steps keeps E's (the run of E epochs), and a train_end hook
-    raising keeps the finished run's.  A component returning a value the loop
-    cannot use (NumPy raises in the loop) is named after its contract is checked
-    again on the run's batch shape; ``partial_fit`` on a new batch shape checks
+    raising keeps the finished run's.  A component returning an array of another
+    shape mid-run is named (never broadcast into the loop's buffers); one
+    returning a value the loop cannot use otherwise (the loop raises) is named
+    after its contract is checked again on the run's batch shape; ``partial_fit`` on a new batch shape checks
     the contract before its first epoch.  An optimizer factory or initializer
     raising when called is a chained PluginError naming it, before the first
     epoch.  A stop criterion answering neither None nor a non-empty string is a
@@ -1087,6 +1111,25 @@ def plugin_fault(_, ctx):
                         f"{type(exc).__name__}: {exc}") from None
     else:
         raise Violation("an activation returning a wrong shape mid-run went unnoticed")
+    # a loss value the loop cannot use: the contract is checked again on the run's
+    # batch shape (3 rows), which names the loss and what it returned
+    row_loss = _RowLoss(bad_rows=3, armed=False)
+    trainer = Trainer([3, 4, 2], loss=row_loss.name, batch_size=3, max_epochs=10,
+                      entry_points=False, plugins=[_Arms(row_loss, 2)])
+    try:
+        trainer.fit(X, y)
+    except PluginError as exc:
+        if row_loss.name not in str(exc) or "epoch 3" not in str(exc) or \
+                "returned an array of shape (3,)" not in str(exc):
+            raise Violation(f"a loss whose value is one number per row for 3-row batches "
+                            f"from epoch 3: the error must name it, the epoch and what it "
+                            f"returned: {exc}") from None
+    except Exception as exc:  # noqa: BLE001
+        raise Violation(f"a loss whose value is one number per row for 3-row batches from "
+                        f"epoch 3: expected a PluginError naming it, got "
+                        f"{type(exc).__name__}: {exc}") from None
+    else:
+        raise Violation("a loss value of one number per row went unnoticed")
     # partial_fit on a new batch shape checks the contract again, before its epochs
     shifter = _ShapeShifter(bad_rows=5, armed=True)
     trainer = Trainer([3, 4, 2], activation=[shifter.name, "sigmoid"], max_epochs=3,
@@ -1589,8 +1632,10 @@ def final_loss(_, ctx):
     run ends on them; when a criterion restores other parameters ``p``,
     ``L(y, f_p(X))`` over the whole training set (sample weights and the L2 term
     included, as the loop adds them) and the validation loss of ``p`` on the
-    validation curve's scale (``Σ w / n_val`` times a summed loss), to 1e-12.
+    validation curve's scale (``Σ w / n_val`` times a summed loss), to 1e-12;
+    after a divergence, the finite loss of the parameters the guard kept.
     """
+    import deltarule
     from deltarule import Network
     from deltarule.plugins import losses as L
 
@@ -1625,6 +1670,14 @@ def final_loss(_, ctx):
                 raise Violation(f"{loss!r}, weighted, l2 0.1, parameters restored at epoch "
                                 f"3: result.{what} is {value!r}; those parameters score "
                                 f"{expected!r}")
+    # the divergence guard's parameters: the loss they score, finite
+    Xd, yd = np.array([[1.0], [2.0]]), np.array([[1.0], [-1.0]])
+    div = deltarule.train(Xd, yd, layers=[1, 4, 1], activation=_Linear(), lr=50.0, seed=0,
+                          max_epochs=1000, plugins=[harness.Guard(1000)], entry_points=False)
+    want = float(L.MSE().value(yd, div.network.forward(Xd)))
+    if div.stop_reason != "diverged" or not math.isclose(div.loss, want, rel_tol=1e-12):
+        raise Violation(f"a diverged run ({div.stop_reason!r}): result.loss is {div.loss!r}; "
+                        f"the parameters it kept score {want!r}")
 
 
 @law("loop.warnings", uses=("activation:sigmoid", "activation:identity", "loss:mse",

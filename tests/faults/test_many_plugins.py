@@ -176,6 +176,8 @@ def test_a_fault_in_epoch_3_is_a_plugin_error_naming_it(family, method, kind, cl
     assert f"{method}()" in message and err.epoch == 3 and err.plugin == "faulty-plugin"
     if kind == "raise":
         assert isinstance(err.__cause__, RuntimeError) and "boom" in message
+    elif kind == "shape":  # refused by the loop's copy, never broadcast
+        assert "returned shape (1, " in message and "during the run" in message, message
     else:  # the loop choked on what came back; the probe, run again, names why
         assert err.__cause__ is not None and words in message, message
     assert head(message) == head(str(train_error(family, make, 3, batch_size)))

@@ -291,6 +291,25 @@ class FakeMSE:
         return 2.0 * (y_hat - y)
 
 
+class UnweightedMean(MSE):
+    """A mean squared error that takes sample weights but divides the weighted sum
+    by the number of rows instead of by Σ w."""
+
+    name = "unweighted_mean_mse"
+
+    def __init__(self):
+        super().__init__(reduction="mean")
+
+    def value(self, y, y_hat, weights=None):
+        if weights is None:
+            return super().value(y, y_hat)
+        rows = 0.5 * ((np.asarray(y_hat) - y) ** 2).sum(axis=1)
+        return float(np.dot(weights, rows)) / len(rows)
+
+    def options(self):
+        return {}
+
+
 class LyingMSE(MSE):
     """A mean squared error whose options() forget the reduction."""
 
@@ -554,6 +573,7 @@ BROKEN = {
     "loss.fused-delta": ("loss", UnscaledFusedBCE()),
     "loss.textbook": ("loss", FakeMSE()),
     "loss.options": ("loss", LyingMSE(reduction="mean")),
+    "loss.sample-weights": ("loss", UnweightedMean()),
     "optimizer.convex-quadratic": ("optimizer", Climber),
     "optimizer.descent-direction": ("optimizer", Climber),
     "optimizer.lr-scaling": ("optimizer", FixedRate),

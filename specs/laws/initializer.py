@@ -6,6 +6,7 @@ number drawn from ``rng`` (a :class:`numpy.random.Generator`).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 
 import numpy as np
@@ -226,20 +227,29 @@ def distribution(init, ctx):
 
     randn N(0, 1); xavier U[±√(6/(n_in + n_out))]; xavier_normal
     N(0, 2/(n_in + n_out)); he U[±√(6/n_in)]; he_normal N(0, 2/n_in); zeros 0.
+    With the options ``gain`` and ``bias`` (the scaled ones), ``gain=0.5,
+    bias="same"`` halves the scale and draws the biases from W's distribution.
     """
     kind, scale, biases = TEXTBOOK[init.name]
+    variants = [(init, 1.0, biases, init.name)]
+    options = init.options() if callable(getattr(init, "options", None)) else {}
+    if "gain" in options and "bias" in options:
+        # the options: the scale times gain, biases from W's own distribution
+        configured = type(init)(**{**options, "gain": 0.5, "bias": "same"})
+        variants.append((configured, 0.5, kind, f"{init.name}(gain=0.5, bias='same')"))
     for seed in ctx.seeds("initializer.distribution", 2):
-        for dtype in (np.float64, np.float32):
-            params = list(call(init, DIST_LAYERS, seed, dtype))
+        for dtype, (component, gain, bias_kind, name) in itertools.product(
+                (np.float64, np.float32), variants):
+            params = list(call(component, DIST_LAYERS, seed, dtype))
             for l, ((W, b), n_in, n_out) in enumerate(
                     zip(params, DIST_LAYERS[:-1], DIST_LAYERS[1:]), 1):
                 W, b = np.asarray(W), np.asarray(b)
-                s = None if scale is None else scale(n_in, n_out)
-                where = f"{init.name}: W{l} ({n_in} × {n_out}, {np.dtype(dtype).name}, " \
+                s = None if scale is None else gain * scale(n_in, n_out)
+                where = f"{name}: W{l} ({n_in} × {n_out}, {np.dtype(dtype).name}, " \
                         f"seed {seed})"
                 _check_sample(where, W, kind, s)
-                _check_sample(f"{init.name}: b{l} ({np.dtype(dtype).name}, seed {seed})", b,
-                              biases, 1.0)
+                _check_sample(f"{name}: b{l} ({np.dtype(dtype).name}, seed {seed})", b,
+                              bias_kind, 1.0 if bias_kind == biases else s)
             if init.name == "randn":
                 rng = np.random.default_rng(seed)
                 for l, ((W, b), n_in, n_out) in enumerate(

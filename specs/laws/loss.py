@@ -6,6 +6,7 @@ arrays ``(n_samples, n_outputs)``; optional ``value_and_gradient``, ``out=``,
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -417,6 +418,47 @@ def reduction(loss, ctx):
             expect_close(f"reduction={declared!r}: gradient of {n} rows vs its parts' "
                          f"(rows [:{cut}], [{cut}:])", g, g_expected,
                          1e-300 + 1e-12 * np.abs(g_expected))
+
+
+def _takes_weights(loss):
+    import inspect
+
+    try:
+        params = inspect.signature(loss.value).parameters
+    except (TypeError, ValueError):
+        return "its value() has no inspectable signature"
+    return None if "weights" in params else "its value() takes no weights (sample weights)"
+
+
+@law("loss.sample-weights", applies=_takes_weights)
+def sample_weights(loss, ctx):
+    """A loss that takes sample weights, ``value(y, ŷ, weights=w)``, weighs each
+    row's loss ``L_i``: ``Σ w_i L_i`` ("sum") or ``Σ w_i L_i / Σ w_i`` ("mean").
+    So whole-number weights are repeated rows (``value(np.repeat(y, w),
+    np.repeat(ŷ, w))``, a weight of 0 drops the row) and weights of 1 change
+    nothing; for both reductions when the loss has a ``reduction`` option.  To
+    1e-12 relative.
+    """
+    rng = ctx.rng("loss.sample-weights")
+    variants = [loss]
+    options = loss.options() if callable(getattr(loss, "options", None)) else {}
+    if options.get("reduction") in ("sum", "mean"):
+        other = "mean" if options["reduction"] == "sum" else "sum"
+        variants.append(type(loss)(**{**options, "reduction": other}))
+    for variant, (n, k) in itertools.product(variants, ((5, 1), (6, 3), (7, 2))):
+        y, y_hat = random_pair(variant, rng, n, k)
+        w = rng.integers(0, 4, n)
+        w[0] = max(w[0], 1)  # at least one row counts
+        red = getattr(variant, "reduction", "sum")
+        for weights, (yr, y_hat_r), what in (
+                (w.astype(float), (np.repeat(y, w, axis=0), np.repeat(y_hat, w, axis=0)),
+                 f"weights {w.tolist()} vs the rows repeated that often"),
+                (np.ones(n), (y, y_hat), "weights of 1 vs no weights")):
+            got = float(variant.value(y, y_hat.copy(), weights=weights))
+            want = loss_value(variant, yr, y_hat_r.copy())
+            if not math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-300):
+                raise Violation(f"reduction={red!r}, {what}: value(y, ŷ, weights) = {got!r}, "
+                                f"expected {want!r}\n{describe((y, y_hat))}")
 
 
 # ---------------------------------------------------------------- fused delta

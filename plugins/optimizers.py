@@ -172,14 +172,14 @@ class _Base:
         """``η_t`` for the 0-based step ``t``."""
         if self._factor is None:
             return self.lr
-        factor = self._factor(t)
+        answer = self._factor(t)
         try:
-            factor = float(factor)
+            factor = float(answer)
         except (TypeError, ValueError):
             factor = math.nan
         if not (math.isfinite(factor) and factor >= 0):
             raise ConfigError(
-                f"{self.name}: the schedule returned {factor!r} at step {t}; it must "
+                f"{self.name}: the schedule returned {answer!r} at step {t}; it must "
                 "return a finite number ≥ 0 (the factor multiplying lr)"
             )
         return self.lr * factor

@@ -388,7 +388,8 @@ def textbook(factory, ctx):
     θ ← θ − η_t (g + μv); rmsprop s ← ρs + (1−ρ)g², θ ← θ − η_t g/(√s + ε); adam
     m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − η_t m̂/(√v̂ + ε) with
     m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ); g includes the weight decay λθ; η_t = lr·factor(t),
-    t counting steps from 0.
+    t counting steps from 0.  A schedule answering anything but a finite number
+    ≥ 0 is a ConfigError at the step that asks it, naming the answer.
     """
     name = factory.name
     rng = ctx.rng("optimizer.textbook")
@@ -412,6 +413,23 @@ def textbook(factory, ctx):
             expect_close(f"{name}{shown}, step {t + 1}: θ vs the textbook update", theta,
                          expected[t], 1e-300 + 1e-12 * (np.abs(expected[t]) + 1.0),
                          inputs={"θ0": theta0})
+    # a schedule answering something that is not a factor ≥ 0 is refused when asked
+    from deltarule import ConfigError
+
+    for answer in (None, "fast", -1.0, math.nan):
+        opt = factory(lr=0.1, schedule=lambda t, answer=answer: answer)
+        theta, g = np.ones(3), np.ones(3)
+        try:
+            opt.step([theta], [g])
+        except ConfigError as exc:
+            if repr(answer) not in str(exc) or "step 0" not in str(exc):
+                raise Violation(f"{name}: a schedule returning {answer!r}: the error must "
+                                f"name the answer and the step: {exc}") from None
+        except Exception as exc:  # noqa: BLE001
+            raise Violation(f"{name}: a schedule returning {answer!r}: expected a "
+                            f"ConfigError, got {type(exc).__name__}: {exc}") from None
+        else:
+            raise Violation(f"{name}: a schedule returning {answer!r} was used as a factor")
 
 
 # ---------------------------------------------------------------- options

@@ -255,7 +255,8 @@ def patience(_, ctx):
                         f"{alone.epochs} epochs; expected 'patience' after 4")
     for ex in (([3.0, 2.0, 2.5, 2.2, 2.1, 1.0], 3, 0.0, False),
                ([3.0, 2.0, 2.5, 2.2, 2.1, 1.0], 3, 0.0, True),
-               ([1.0, 0.9, 0.95, 0.85, 0.9], 1, 0.06, False)):
+               ([1.0, 0.9, 0.95, 0.85, 0.9], 1, 0.06, False),
+               ([1.0, 2.0, 3.0, 4.0], 2, 0.0, False)):  # the first epoch is the best
         guarded(lambda: body(ex), f"losses {ex[0]}, patience {ex[1]}, min_delta {ex[2]}, "
                                   f"validation {ex[3]}")
     ctx.search(body, st.tuples(st.lists(floats(0.0, 5.0), min_size=1, max_size=30),

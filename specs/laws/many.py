@@ -142,9 +142,19 @@ def cases(full: bool):
                         lambda b=batch, v=validation: _all_patience(equivalent(
                             *_data("regression", rows=20), list(range(5)),
                             grid={"patience": [3, 8]},
-                            validation_split=0.25 if v else None, min_delta=1e-3,
+                            validation_split=0.25 if v else None, min_delta=0.05,
                             activation=["tanh", "identity"], layers=[3, 6, 2], lr=0.05,
                             max_epochs=300, batch_size=b))))
+    # weight decay's scratch follows the stack when models stop at different epochs
+    out.append(("weight decay, models stopping at epochs 5, 12 and 25", lambda: _stops_differ(
+        equivalent(*_data("regression"), [0, 1], grid={"max_epochs": [5, 12, 25]},
+                   optimizer="adam", optimizer_options={"weight_decay": 0.05, "eps_hat": True},
+                   activation=["tanh", "identity"], layers=[3, 4, 2], lr=0.05,
+                   batch_size=5), at_least=3)))
+    # a budget per model (an array in the stacked config) that never runs out
+    out.append(("time_budget grid", lambda: equivalent(
+        *_data("regression"), [0, 1], grid={"time_budget": [1e6, 2e6]},
+        activation=["tanh", "identity"], layers=[3, 4, 2], lr=0.05, max_epochs=6)))
     Xg, yg = _data("regression", rows=16)
     out.append(("gradient_tol with validation data", lambda: equivalent(
         Xg, yg, list(range(4)), grid={"gradient_tol": [0.5, 2.0]},
@@ -161,8 +171,8 @@ def cases(full: bool):
     return out
 
 
-def _stops_differ(many):
-    if len({(r.stop_reason, r.epochs) for r in many}) <= 4:
+def _stops_differ(many, at_least=5):
+    if len({(r.stop_reason, r.epochs) for r in many}) < at_least:
         raise Violation("the target_loss / max_epochs grid did not make the models stop "
                         "differently (the case tests nothing)")
 

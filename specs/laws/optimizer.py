@@ -328,9 +328,15 @@ def reference(name, o, theta0, gradient, steps):
         eta = lr * _factor(o, t)
         if name == "sgd":
             theta = theta - eta * g
+        elif name == "momentum" and o.get("form") == "step":
+            v = mu * v - eta * g
+            theta = theta + v
         elif name == "momentum":
             v = mu * v + g
             theta = theta - eta * v
+        elif name == "nesterov" and o.get("form") == "step":
+            v = mu * v - eta * g
+            theta = theta + mu * v - eta * g
         elif name == "nesterov":
             v = mu * v + g
             theta = theta - eta * (g + mu * v)
@@ -344,7 +350,11 @@ def reference(name, o, theta0, gradient, steps):
             v = b2 * v + (1 - b2) * g * g
             m_hat = m / (1 - b1 ** (t + 1))
             v_hat = v / (1 - b2 ** (t + 1))
-            theta = theta - eta * m_hat / (np.sqrt(v_hat) + eps)
+            if o.get("eps_hat"):  # ε added to √v before the bias correction
+                theta = theta - eta * np.sqrt(1 - b2 ** (t + 1)) / (1 - b1 ** (t + 1)) \
+                    * m / (np.sqrt(v) + eps)
+            else:
+                theta = theta - eta * m_hat / (np.sqrt(v_hat) + eps)
         out.append(theta.copy())
     return out
 
@@ -360,11 +370,14 @@ _COMMON = [{}, {"weight_decay": 0.3}, *_SCHEDULES,
            {"weight_decay": 0.1, "schedule": "step", "decay_rate": 0.8, "decay_steps": 2}]
 TEXTBOOK = {
     "sgd": _COMMON,
-    "momentum": _COMMON + [{"momentum": 0.5}, {"momentum": 0.0}],
-    "nesterov": _COMMON + [{"momentum": 0.7}, {"momentum": 0.0}],
+    "momentum": _COMMON + [{"momentum": 0.5}, {"momentum": 0.0}, {"form": "step"},
+                           {"form": "step", "momentum": 0.6, **_SCHEDULES[2]}],
+    "nesterov": _COMMON + [{"momentum": 0.7}, {"momentum": 0.0}, {"form": "step"},
+                           {"form": "step", "momentum": 0.6, **_SCHEDULES[2]}],
     "rmsprop": _COMMON + [{"rho": 0.6, "eps": 0.05}, {"rho": 0.99, "eps": 1.0}],
     "adam": _COMMON + [{"beta1": 0.5, "beta2": 0.8, "eps": 0.05},
-                       {"beta1": 0.0, "beta2": 0.3, "eps": 1.0}],
+                       {"beta1": 0.0, "beta2": 0.3, "eps": 1.0},
+                       {"eps_hat": True, "beta2": 0.8, "eps": 0.05, **_SCHEDULES[1]}],
 }
 
 
@@ -388,7 +401,9 @@ def textbook(factory, ctx):
     θ ← θ − η_t (g + μv); rmsprop s ← ρs + (1−ρ)g², θ ← θ − η_t g/(√s + ε); adam
     m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − η_t m̂/(√v̂ + ε) with
     m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ); g includes the weight decay λθ; η_t = lr·factor(t),
-    t counting steps from 0.  A schedule answering anything but a finite number
+    t counting steps from 0.  ``form="step"`` (momentum, nesterov): v ← μv − η_t g,
+    θ ← θ + v (nesterov θ ← θ + μv − η_t g); ``eps_hat`` (adam):
+    θ ← θ − η_t √(1−β₂ᵗ)/(1−β₁ᵗ) · m/(√v + ε).  A schedule answering anything but a finite number
     ≥ 0 is a ConfigError at the step that asks it, naming the answer.
     """
     name = factory.name

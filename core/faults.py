@@ -241,10 +241,10 @@ def copy_checked(buffer, value, fn) -> None:
 
     Anything but an array of the buffer's shape breaks the component's
     contract: copied, NumPy would broadcast a ``(n, 1)`` column or a scalar
-    over ``(n, k)`` and train on it silently.  The probe checks the shapes before the first epoch; this
-    catches a component that changes its answer mid-run.  The error names the
-    component (``PluginError.culprit``) so the run's fault handler can say
-    which plugin provided it and in which epoch.
+    over ``(n, k)`` and train on it silently.  The probe checks the shapes
+    before the first epoch; this catches a component that changes its answer
+    mid-run.  The error names the component (``PluginError.culprit``) so the
+    run's fault handler can say which plugin provided it and in which epoch.
     """
     if not isinstance(value, np.ndarray) or value.shape != buffer.shape:
         owner = getattr(fn, "__self__", None)
@@ -314,8 +314,8 @@ class _Probe:
         except Exception as exc:
             self.fail(suspect, where, f"raised {describe_exception(exc)}", exc)
         if not isinstance(result, np.ndarray):
-            self.fail(suspect, where, f"returned {describe_value(result)}; it must return an array "
-                                      f"of shape {shape}")
+            self.fail(suspect, where, f"returned {describe_value(result)}; it must return "
+                                      f"an array of shape {shape}")
         if result.shape != shape:
             self.fail(suspect, where, f"returned shape {result.shape} for the run's shape "
                                       f"{shape}; it must return shape {shape}")
@@ -463,7 +463,8 @@ def _check_scalar(p, s, where, value, fn=None, tame=None) -> None:
     if isinstance(value, bool) or not (
             isinstance(value, (numbers.Real, np.floating, np.integer))
             or (arr is not None and arr.ndim == 0 and arr.dtype.kind in "fiu")):
-        p.fail(s, where, f"returned {describe_value(value)}; a loss value is one real number")
+        p.fail(s, where,
+               f"returned {describe_value(value)}; a loss value is one real number")
     if not math.isfinite(float(value)):
         try:
             tame_ok = fn is not None and math.isfinite(float(fn(*tame())))
@@ -485,12 +486,13 @@ def _probe_value_and_gradient(p, s, vg, y, y_hat, tame) -> None:
     except Exception as exc:
         p.fail(s, where, f"raised {describe_exception(exc)}", exc)
     if not isinstance(pair, tuple) or len(pair) != 2:
-        p.fail(s, where, f"returned {describe_value(pair)}; it must return (value, gradient)")
+        p.fail(s, where,
+               f"returned {describe_value(pair)}; it must return (value, gradient)")
     _check_scalar(p, s, where, pair[0])
     grad = out if out is not None else pair[1]
     if not isinstance(grad, np.ndarray) or grad.shape != y_hat.shape:
-        p.fail(s, where, f"gave as gradient {describe_value(grad)}; it must be an array of the "
-                         f"outputs' shape {y_hat.shape}")
+        p.fail(s, where, f"gave as gradient {describe_value(grad)}; it must be an array of "
+                         f"the outputs' shape {y_hat.shape}")
     if not np.isfinite(grad).all():
         p.fail(s, where, "gave a gradient with NaN or infinite values for finite input")
 

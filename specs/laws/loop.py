@@ -1049,8 +1049,8 @@ def plugin_fault(_, ctx):
     raising keeps the finished run's.  A component returning an array of another
     shape mid-run is named (never broadcast into the loop's buffers); one
     returning a value the loop cannot use otherwise (the loop raises) is named
-    after its contract is checked again on the run's batch shape; ``partial_fit`` on a new batch shape checks
-    the contract before its first epoch.  An optimizer factory or initializer
+    after its contract is checked again on the run's batch shape; ``partial_fit``
+    on a new batch shape checks the contract before its first epoch.  An optimizer factory or initializer
     raising when called is a chained PluginError naming it, before the first
     epoch.  A stop criterion answering neither None nor a non-empty string is a
     PluginError naming that plugin alone.
@@ -1750,8 +1750,9 @@ def run_warnings(_, ctx):
         want = [] if category is None else [category]
         if [m.category for m in ours] != want and not (
                 category and len(ours) == 1 and issubclass(ours[0].category, category)):
-            raise Violation(f"{what}: warnings {[(m.category.__name__, str(m.message)) for m in ours]}; "
-                            f"expected {[c.__name__ for c in want] or 'none'}, once")
+            seen = [(m.category.__name__, str(m.message)) for m in ours]
+            raise Violation(f"{what}: warnings {seen}; expected "
+                            f"{[c.__name__ for c in want] or 'none'}, once")
 
 
 # ---------------------------------------------------------------- interrupts and errors

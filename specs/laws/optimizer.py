@@ -403,8 +403,8 @@ def textbook(factory, ctx):
     m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ); g includes the weight decay λθ; η_t = lr·factor(t),
     t counting steps from 0.  ``form="step"`` (momentum, nesterov): v ← μv − η_t g,
     θ ← θ + v (nesterov θ ← θ + μv − η_t g); ``eps_hat`` (adam):
-    θ ← θ − η_t √(1−β₂ᵗ)/(1−β₁ᵗ) · m/(√v + ε).  A schedule answering anything but a finite number
-    ≥ 0 is a ConfigError at the step that asks it, naming the answer.
+    θ ← θ − η_t √(1−β₂ᵗ)/(1−β₁ᵗ) · m/(√v + ε).  A schedule answering anything but
+    a finite number ≥ 0 is a ConfigError at the step that asks it, naming the answer.
     """
     name = factory.name
     rng = ctx.rng("optimizer.textbook")

@@ -155,7 +155,7 @@ def test_a_signal_before_training_is_one_line(tmp_path, env, signum):
 
 
 LAUNCH = textwrap.dedent('''
-    import os, signal, sys
+    import signal, sys, threading
 
     SIGNAL = getattr(signal, sys.argv[1])
 
@@ -163,7 +163,11 @@ LAUNCH = textwrap.dedent('''
         """Signals this process while Python imports deltarule's heaviest module."""
         def find_spec(self, name, path=None, target=None):
             if name == "deltarule.io.model":
-                os.kill(os.getpid(), SIGNAL)
+                # to the main thread itself: os.kill may hand the signal to one of
+                # OpenBLAS's threads, which on a loaded machine can run its handler
+                # only after the import has finished (the test would then time
+                # another moment than the one it names)
+                signal.pthread_kill(threading.main_thread().ident, SIGNAL)
             return None
 
     sys.meta_path.insert(0, Interrupting())

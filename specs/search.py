@@ -205,6 +205,27 @@ def expect_close(what: str, actual, expected, tol, *, names=("actual", "expected
     raise Violation("\n".join(lines))
 
 
+def expect_raises(what: str, call: Callable, kind: type, *words: str, cause: type = None):
+    """Run ``call()``: it must raise ``kind`` whose message holds every one of
+    ``words`` (and whose ``__cause__`` is a ``cause``, when given); return the
+    exception, else raise a :class:`Violation` saying what came instead."""
+    try:
+        call()
+    except kind as exc:
+        text = str(exc)
+        missing = [w for w in words if w not in text]
+        if cause is not None and not isinstance(exc.__cause__, cause):
+            missing.append(f"a chained {cause.__name__} (__cause__ is {exc.__cause__!r})")
+        if missing:
+            raise Violation(f"{what}: the {kind.__name__} must name {missing}: {text}"
+                            ) from None
+        return exc
+    except Exception as exc:  # noqa: BLE001 - anything else is what the law reports
+        raise Violation(f"{what}: expected a {kind.__name__}, got "
+                        f"{type(exc).__name__}: {exc}") from None
+    raise Violation(f"{what}: no {kind.__name__} was raised")
+
+
 def rel_tol(expected, rtol: float, atol: float = 0.0):
     return atol + rtol * np.abs(np.asarray(expected, dtype=np.float64))
 

@@ -26,7 +26,15 @@ from deltarule.hookspecs import hookimpl
 from deltarule.specs import harness
 from deltarule.specs.protocol import loss_value
 from deltarule.specs.registry import law
-from deltarule.specs.search import Skip, Violation, expect_close, floats, fmt, guarded
+from deltarule.specs.search import (
+    Skip,
+    Violation,
+    expect_close,
+    expect_raises,
+    floats,
+    fmt,
+    guarded,
+)
 
 STACK = ("activation:sigmoid", "loss:mse", "optimizer:sgd", "initializer:randn")
 
@@ -1080,74 +1088,31 @@ def plugin_fault(_, ctx):
         trainer = Trainer([3, 4, 2], entry_points=False, max_epochs=3,
                           plugins=[_Provides(family, component)],
                           **{option: component.name})
-        try:
-            trainer.fit(X, y)
-        except PluginError as exc:
-            text = str(exc)
-            if component.name not in text or "before the first epoch" not in text or \
-                    not isinstance(exc.__cause__, RuntimeError):
-                raise Violation(f"an {option} raising RuntimeError when called: the error "
-                                f"must name {component.name!r}, say 'before the first "
-                                f"epoch' and be chained to it: {text} (__cause__ "
-                                f"{exc.__cause__!r})") from None
-        except Exception as exc:  # noqa: BLE001
-            raise Violation(f"an {option} raising when called: expected a PluginError, got "
-                            f"{type(exc).__name__}: {exc}") from None
-        else:
-            raise Violation(f"an {option} raising when called: the run went on")
-    # a value the loop cannot use: the traceback names no plugin, so the component
-    # contract is checked again on the run's batch shape, and names the component
+        expect_raises(f"an {option} raising RuntimeError when called",
+                      lambda: trainer.fit(X, y), PluginError, component.name,
+                      "before the first epoch", cause=RuntimeError)
+    # an array of another shape mid-run: refused by the loop's copy, never broadcast
     shifter = _ShapeShifter(bad_rows=3, armed=False)
     trainer = Trainer([3, 4, 2], activation=[shifter.name, "sigmoid"], batch_size=3,
                       max_epochs=10, entry_points=False, plugins=[_Arms(shifter, 2)])
-    try:
-        trainer.fit(X, y)
-    except PluginError as exc:
-        if shifter.name not in str(exc) or "epoch 3" not in str(exc):
-            raise Violation(f"an activation returning a wrong shape for 3-row batches from "
-                            f"epoch 3: the error must name it and the epoch: {exc}") from None
-    except Exception as exc:  # noqa: BLE001
-        raise Violation(f"an activation returning a wrong shape for 3-row batches from "
-                        f"epoch 3 (batches of 3): expected a PluginError naming it, got "
-                        f"{type(exc).__name__}: {exc}") from None
-    else:
-        raise Violation("an activation returning a wrong shape mid-run went unnoticed")
-    # a loss value the loop cannot use: the contract is checked again on the run's
-    # batch shape (3 rows), which names the loss and what it returned
+    expect_raises("an activation returning shape (3, 1) for 3-row batches from epoch 3",
+                  lambda: trainer.fit(X, y), PluginError, shifter.name, "epoch 3")
+    # a loss value the loop cannot use: the traceback names no plugin, so the
+    # contract is checked again on the run's batch shape (3 rows), which names it
     row_loss = _RowLoss(bad_rows=3, armed=False)
     trainer = Trainer([3, 4, 2], loss=row_loss.name, batch_size=3, max_epochs=10,
                       entry_points=False, plugins=[_Arms(row_loss, 2)])
-    try:
-        trainer.fit(X, y)
-    except PluginError as exc:
-        if row_loss.name not in str(exc) or "epoch 3" not in str(exc) or \
-                "returned an array of shape (3,)" not in str(exc):
-            raise Violation(f"a loss whose value is one number per row for 3-row batches "
-                            f"from epoch 3: the error must name it, the epoch and what it "
-                            f"returned: {exc}") from None
-    except Exception as exc:  # noqa: BLE001
-        raise Violation(f"a loss whose value is one number per row for 3-row batches from "
-                        f"epoch 3: expected a PluginError naming it, got "
-                        f"{type(exc).__name__}: {exc}") from None
-    else:
-        raise Violation("a loss value of one number per row went unnoticed")
+    expect_raises("a loss whose value is one number per row for 3-row batches from "
+                  "epoch 3", lambda: trainer.fit(X, y), PluginError, row_loss.name,
+                  "epoch 3", "returned an array of shape (3,)")
     # partial_fit on a new batch shape checks the contract again, before its epochs
     shifter = _ShapeShifter(bad_rows=5, armed=True)
     trainer = Trainer([3, 4, 2], activation=[shifter.name, "sigmoid"], max_epochs=3,
                       entry_points=False, plugins=[_Arms(shifter, 0)])
     trainer.fit(X, y)
-    try:
-        trainer.partial_fit(X[:5], y[:5], epochs=2)
-    except PluginError as exc:
-        if shifter.name not in str(exc) or "before the first epoch" not in str(exc):
-            raise Violation(f"partial_fit on 5 rows with an activation that fails on 5 rows: "
-                            f"the error must name it, before the first epoch: {exc}") from None
-    except Exception as exc:  # noqa: BLE001
-        raise Violation(f"partial_fit on 5 rows with an activation that fails on 5 rows: "
-                        f"expected a PluginError, got {type(exc).__name__}: {exc}") from None
-    else:
-        raise Violation("partial_fit on a new batch shape ran with an activation that "
-                        "returns the wrong shape for it")
+    expect_raises("partial_fit on 5 rows with an activation that fails on 5 rows",
+                  lambda: trainer.partial_fit(X[:5], y[:5], epochs=2), PluginError,
+                  shifter.name, "before the first epoch")
     # a stop criterion answering neither None nor a reason is named, alone
     wire = _Tripwire()
     trainer = run(_FaultPlugin(wire, answer=(3, True)))

@@ -18,6 +18,7 @@ from deltarule.specs.search import (
     EPS,
     Violation,
     expect_close,
+    expect_raises,
     fmt,
     num,
 )
@@ -366,20 +367,10 @@ def memory_limit(_, ctx):
     from deltarule.plugins.losses import MSE
     from deltarule.validation import MAX_PARAMETERS, format_bytes
 
-    huge = [2 ** 14, 2 ** 14 + 1]  # just over 2²⁸ weights and biases
-    try:
-        Network(huge, [A.Identity()], [], np.float32)
-    except ConfigError as exc:
-        if "at most" not in str(exc) or str(MAX_PARAMETERS) not in str(exc):
-            raise Violation(f"a {huge} network: the error does not state the limit of "
-                            f"{MAX_PARAMETERS} parameters: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - anything but the refusal is the bug
-        raise Violation(f"a {huge} network ({2 ** 28 + 2 * 2 ** 14 + 1} parameters): "
-                        f"expected a ConfigError before allocating, got "
-                        f"{type(exc).__name__}: {exc}") from None
-    else:
-        raise Violation(f"a {huge} network of more than {MAX_PARAMETERS} parameters "
-                        "was built")
+    huge = [2 ** 14, 2 ** 14 + 1]  # just over 2**28 weights and biases
+    expect_raises(f"a {huge} network ({2 ** 28 + 2 * 2 ** 14 + 1} parameters)",
+                  lambda: Network(huge, [A.Identity()], [], np.float32), ConfigError,
+                  "at most", str(MAX_PARAMETERS))
     # a run whose parameters and batch buffers exceed the memory budget is refused
     # before anything is allocated (the budget lowered here to 64 MiB)
     from deltarule import Trainer
@@ -389,18 +380,11 @@ def memory_limit(_, ctx):
     saved = validation.memory_budget
     validation.memory_budget = lambda: (64 << 20, "the spec's 64 MiB budget")
     try:
-        Trainer(layers, max_epochs=1, seed=0, entry_points=False).fit(
-            np.zeros((1024, 1)), np.zeros((1024, 1)))
-    except ConfigError as exc:
-        if "the spec's 64 MiB budget" not in str(exc) or "1024 rows" not in str(exc):
-            raise Violation(f"training {layers} on 1024 rows under a 64 MiB budget: the "
-                            f"error must name the rows and the budget: {exc}") from None
-    except Exception as exc:  # noqa: BLE001
-        raise Violation(f"training {layers} on 1024 rows under a 64 MiB budget: expected "
-                        f"a ConfigError, got {type(exc).__name__}: {exc}") from None
-    else:
-        raise Violation(f"training {layers} on 1024 rows at once (128 MiB of buffers) "
-                        "went ahead under a 64 MiB memory budget")
+        expect_raises(f"training {layers} on 1024 rows (128 MiB of buffers) under a "
+                      "64 MiB budget", lambda: Trainer(
+                          layers, max_epochs=1, seed=0, entry_points=False).fit(
+                          np.zeros((1024, 1)), np.zeros((1024, 1))),
+                      ConfigError, "the spec's 64 MiB budget", "1024 rows")
     finally:
         validation.memory_budget = saved
     for layers, dtype in (([3, 5, 2], np.float64), ([7, 4, 4, 1], np.float32)):
@@ -412,19 +396,10 @@ def memory_limit(_, ctx):
             want = format_bytes(rows * sum(layers) * buffers * np.dtype(dtype).itemsize)
             saved, ws_module.np = ws_module.np, _NoMemory()
             try:
-                ws_module.Workspace(net, MSE(), rows, backward=backward)
-            except ConfigError as exc:
-                text = str(exc)
-                if want not in text or "-".join(map(str, layers)) not in text or \
-                        str(rows) not in text:
-                    raise Violation(f"out of memory for a {layers} workspace of {rows} rows "
-                                    f"({np.dtype(dtype).name}, backward={backward}): the "
-                                    f"error must name the layers, the rows and {want}: "
-                                    f"{text}") from None
-            except Exception as exc:  # noqa: BLE001
-                raise Violation(f"out of memory for a {layers} workspace: expected a "
-                                f"ConfigError, got {type(exc).__name__}: {exc}") from None
-            else:
-                raise Violation("a workspace was built while numpy.empty raised MemoryError")
+                expect_raises(f"out of memory for a {layers} workspace of {rows} rows "
+                              f"({np.dtype(dtype).name}, backward={backward})",
+                              lambda: ws_module.Workspace(net, MSE(), rows,
+                                                          backward=backward),
+                              ConfigError, want, "-".join(map(str, layers)), str(rows))
             finally:
                 ws_module.np = saved

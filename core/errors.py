@@ -43,6 +43,8 @@ class PluginError(DeltaRuleError, TypeError):
     (``"activation 'swish'"``, ``"hook deltarule_stop"``), ``hook`` the
     method or hook (``"forward"``), ``epoch`` the epoch (0: before the first),
     and ``original`` the exception raised, also chained as ``__cause__``.
+    When the loop refused a value a component returned, ``culprit`` is that
+    component and ``problem`` what was wrong with the value.
     """
 
     plugin: str | None = None

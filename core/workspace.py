@@ -27,7 +27,7 @@ from functools import partial
 
 import numpy as np
 
-from .errors import ComponentError, ConfigError, PluginError
+from .errors import ComponentError, ConfigError
 from .faults import copy_checked
 from .network import Network
 from .protocols import capabilities

@@ -1076,11 +1076,11 @@ def plugin_fault(_, ctx):
                        plugins=[harness.Guard(100)] + ([plugin] if plugin else []))
 
     cases = [(dict(arm_after=E - 1), E, E - 1, f"the activation raising in batch 3 of "
-              f"epoch {E}", ("spec_tripwire_tanh", "ValueError")) for E in (4, 5)]
+              f"epoch {E}", "spec_tripwire_tanh", ValueError) for E in (4, 5)]
     cases += [(dict(stop_raises=E), E, E, f"the stop criterion raising in epoch {E}",
-               ("deltarule_stop", "KeyError")) for E in (4, 5)]
+               "deltarule_stop", KeyError) for E in (4, 5)]
     cases += [(dict(end_raises=True), None, 20, "the train_end hook raising",
-               ("deltarule_train_end", "RuntimeError"))]
+               "deltarule_train_end", RuntimeError)]
     # an optimizer or initializer failing while the run is set up: named, chained,
     # "before the first epoch"
     for family, option in (("optimizers", "optimizer"), ("initializers", "init")):
@@ -1128,29 +1128,13 @@ def plugin_fault(_, ctx):
     else:
         raise Violation("a stop criterion answering True (neither None nor a reason) "
                         "was accepted")
-    for options, E, kept, what, names in cases:
+    for options, E, kept, what, where, cause in cases:
         wire = _Tripwire()
         wire.at = 3
         plugin = _FaultPlugin(wire, **options)
         trainer = run(plugin)
-        try:
-            trainer.fit(X, y)
-        except PluginError as exc:
-            cause = exc.__cause__
-            text = str(exc)
-            if cause is None or type(cause).__name__ != names[1]:
-                raise Violation(f"{what}: the PluginError is not chained to the plugin's "
-                                f"{names[1]} (__cause__ is {cause!r})") from None
-            missing = [n for n in names if n not in text]
-            if E is not None and f"epoch {E}" not in text:
-                missing.append(f"epoch {E}")
-            if missing:
-                raise Violation(f"{what}: the error does not name {missing}: {text}") from None
-        except Exception as exc:  # noqa: BLE001 - anything else is the bug
-            raise Violation(f"{what}: expected a PluginError, got {type(exc).__name__}: "
-                            f"{exc}") from None
-        else:
-            raise Violation(f"{what}: the run ended without an error")
+        words = [where, cause.__name__] + ([f"epoch {E}"] if E is not None else [])
+        expect_raises(what, lambda: trainer.fit(X, y), PluginError, *words, cause=cause)
         result = trainer.result
         # train_end is told why the run ended; raising there is what makes it "error"
         seen = "max_epochs" if options.get("end_raises") else "error"

@@ -33,7 +33,7 @@ NOTE = {signal.SIGINT: "deltarule: interrupted", signal.SIGTERM:
         "deltarule: terminated (SIGTERM)", signal.SIGHUP: "deltarule: terminated (SIGHUP)"}
 
 PROBE = textwrap.dedent('''
-    import os, sys, threading, time
+    import os, sys
     import numpy as np
     import deltarule
 
@@ -177,10 +177,7 @@ LAUNCH = textwrap.dedent('''
         """Signals this process while Python imports deltarule's heaviest module."""
         def find_spec(self, name, path=None, target=None):
             if name == "deltarule.io.model":
-                # to the main thread itself: os.kill may hand the signal to one of
-                # OpenBLAS's threads, which on a loaded machine can run its handler
-                # only after the import has finished (the test would then time
-                # another moment than the one it names)
+                # to the main thread itself, whichever thread the kernel would pick
                 signal.pthread_kill(threading.main_thread().ident, SIGNAL)
             return None
 

@@ -164,6 +164,7 @@ class StackedWorkspace:
         inputs = [self.x] + self.a[:-1]
         ops, L = [], net.n_layers
         delta = None
+        ones = np.ones(self.x.shape[-2], dtype=self.x.dtype)
         for l in range(L - 1, -1, -1):
             act, z, a, g, d = net.activations[l], self.z[l], self.a[l], self.g[l], self.d[l]
             if l < L - 1:  # ∂L/∂a_l = δ_{l+1} W_{l+1}ᵀ
@@ -184,7 +185,8 @@ class StackedWorkspace:
                 )
             ops.append(partial(np.matmul, inputs[l].transpose(0, 2, 1), delta,
                                net.grad_weights[l]))
-            ops.append(partial(np.add.reduce, delta, 1, None, net.grad_biases[l]))
+            # 1ᵀ δ_l per model: the same BLAS call as a single run's
+            ops.append(partial(np.matmul, ones, delta, net.grad_biases[l]))
         return ops
 
 

@@ -451,7 +451,8 @@ def textbook(act, ctx):
     written out independently here, on a dense grid over [−10, 10] (to 4 ε
     relative), including the kink conventions (relu'(0) = 0, leaky_relu'(0) =
     slope), for the default and other options; and declares the documented
-    output_range and kinks.
+    output_range and kinks.  Forward also on 2¹⁷ + 8 elements at once, and softmax
+    on tall, wide and short batches (implementations may switch strategy on size).
 
     sigmoid 1/(1 + e^−z), σ(1 − σ); tanh, 1 − tanh²; relu max(z, 0), [z > 0];
     leaky_relu z or slope·z, 1 or slope; softplus log(1 + e^z), σ; identity z, 1;
@@ -469,13 +470,16 @@ def textbook(act, ctx):
     tol = lambda ref: 1e-300 + 4 * EPS * np.abs(ref)  # noqa: E731
     if act.name == "softmax":
         rng = ctx.rng("activation.textbook")
-        Z = rng.uniform(-10, 10, (200, 4))
-        G = rng.uniform(-1, 1, Z.shape)
-        A = _softmax_rows(Z)
-        expect_close("softmax forward", act.forward(Z.copy()), A, 1e-300 + 8 * EPS * A)
-        ref = A * (G - (G * A).sum(axis=1, keepdims=True))
-        expect_close("softmax vjp", act.vjp(Z.copy(), A.copy(), G.copy()), ref,
-                     1e-15 + 16 * EPS * np.abs(ref))
+        # tall, wide and short batches: implementations may switch strategy on shape
+        for shape in ((200, 4), (20, 100), (3, 7)):
+            Z = rng.uniform(-10, 10, shape)
+            G = rng.uniform(-1, 1, Z.shape)
+            A = _softmax_rows(Z)
+            expect_close(f"softmax forward {shape}", act.forward(Z.copy()), A,
+                         1e-300 + 8 * EPS * A)
+            ref = A * (G - (G * A).sum(axis=1, keepdims=True))
+            expect_close(f"softmax vjp {shape}", act.vjp(Z.copy(), A.copy(), G.copy()), ref,
+                         1e-15 + 16 * EPS * np.abs(ref))
         return
     z = z.reshape(-1, 4)
     for opts in options:
@@ -490,6 +494,17 @@ def textbook(act, ctx):
         ref = df(z, opts)
         expect_close(f"derivative{opts or ''} vs the textbook", d, ref,
                      1e-300 + 8 * EPS * np.abs(ref), inputs={"z": z})
+    # a large array too (2¹⁷ + 8 elements): implementations may work in chunks
+    big = np.concatenate([np.tile(z.ravel(), 1 + (1 << 17) // z.size)[:1 << 17],
+                          z.ravel()[:8]]).reshape(-1, 8)
+    for opts in options:
+        if opts and not set(opts) <= option_names(act):
+            continue
+        comp = configure(act, **opts) if opts else act
+        a = np.asarray(comp.forward(big.copy()), dtype=np.float64)
+        ref = f(big, opts)
+        expect_close(f"forward{opts or ''} of {big.size} elements vs the textbook", a, ref,
+                     tol(ref))
 
 
 # ---------------------------------------------------------------- options

@@ -216,9 +216,19 @@ def _article(noun: str) -> str:
 
 
 def accepts_keyword(method, name: str) -> bool:
-    """Whether ``method`` takes a keyword argument ``name`` (or ``**kwargs``)."""
+    """Whether ``method`` takes a keyword argument ``name`` (or ``**kwargs``),
+    decided once per function (a bound method's ``self`` changes neither)."""
+    function = getattr(method, "__func__", method)
     try:
-        params = inspect.signature(method).parameters
+        return _function_accepts_keyword(function, name)
+    except TypeError:  # an unhashable callable object
+        return _function_accepts_keyword.__wrapped__(function, name)
+
+
+@lru_cache(maxsize=256)
+def _function_accepts_keyword(function, name: str) -> bool:
+    try:
+        params = inspect.signature(function).parameters
     except (TypeError, ValueError):
         return False
     return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())

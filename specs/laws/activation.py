@@ -451,7 +451,7 @@ def textbook(act, ctx):
     written out independently here, on a dense grid over [−10, 10] (to 4 ε
     relative), including the kink conventions (relu'(0) = 0, leaky_relu'(0) =
     slope), for the default and other options; and declares the documented
-    output_range and kinks.  Forward also on 2¹⁷ + 8 elements at once, and softmax
+    output_range and kinks.  Forward also on 2¹⁷ + 8 and 2¹⁹ + 8 elements at once, and softmax
     on tall, wide and short batches (implementations may switch strategy on size).
 
     sigmoid 1/(1 + e^−z), σ(1 − σ); tanh, 1 − tanh²; relu max(z, 0), [z > 0];
@@ -494,17 +494,19 @@ def textbook(act, ctx):
         ref = df(z, opts)
         expect_close(f"derivative{opts or ''} vs the textbook", d, ref,
                      1e-300 + 8 * EPS * np.abs(ref), inputs={"z": z})
-    # a large array too (2¹⁷ + 8 elements): implementations may work in chunks
-    big = np.concatenate([np.tile(z.ravel(), 1 + (1 << 17) // z.size)[:1 << 17],
-                          z.ravel()[:8]]).reshape(-1, 8)
-    for opts in options:
-        if opts and not set(opts) <= option_names(act):
-            continue
-        comp = configure(act, **opts) if opts else act
-        a = np.asarray(comp.forward(big.copy()), dtype=np.float64)
-        ref = f(big, opts)
-        expect_close(f"forward{opts or ''} of {big.size} elements vs the textbook", a, ref,
-                     tol(ref))
+    # large arrays too (2¹⁷ + 8 and 2¹⁹ + 8 elements): implementations may switch
+    # strategy on size
+    for size in (1 << 17, 1 << 19):
+        big = np.concatenate([np.tile(z.ravel(), 1 + size // z.size)[:size],
+                              z.ravel()[:8]]).reshape(-1, 8)
+        for opts in options:
+            if opts and not set(opts) <= option_names(act):
+                continue
+            comp = configure(act, **opts) if opts else act
+            a = np.asarray(comp.forward(big.copy()), dtype=np.float64)
+            ref = f(big, opts)
+            expect_close(f"forward{opts or ''} of {big.size} elements vs the textbook", a,
+                         ref, tol(ref))
 
 
 # ---------------------------------------------------------------- options

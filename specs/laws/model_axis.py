@@ -58,7 +58,7 @@ def _per_model(fn, *arrays):
 def activation_model_axis(act, ctx):
     """(Activations declaring model_axis = True) forward, derivative / vjp and their
     out= forms on a stack (models, n, k) equal the calls on each model's block
-    alone, to 1e-12·(1 + |value|) (models 1–4).
+    alone, to 1e-12·(1 + |value|) (models 1–4, and a tall stack of 3 × 130 × 4).
     """
     lo, hi = (float(v) for v in getattr(act, "domain", (-10.0, 10.0)))
     lo, hi = max(lo, -50.0), min(hi, 50.0)
@@ -83,6 +83,8 @@ def activation_model_axis(act, ctx):
                 _close(buf, stacked, f"{name}(…, out=buf)")
 
     ctx.search(body, _blocks(lo, hi), describe=lambda z: f"z of shape {z.shape}")
+    # and a tall stack: implementations may switch strategy on the batch's size
+    body(ctx.rng("activation.model-axis").uniform(lo, hi, (3, 130, 4)))
 
 
 # ---------------------------------------------------------------- losses

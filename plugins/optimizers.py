@@ -374,7 +374,7 @@ class Adam(_Base):
     """
 
     name = "adam"
-    n_buffers = 3  # first moment, second moment, scratch
+    n_buffers = 3  # first and second moments (rescaled, see _update), scratch
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, eps_hat=False,
                  **options):
@@ -395,27 +395,33 @@ class Adam(_Base):
         return opts
 
     def _update(self, p, g, bufs, lr_t, t):
-        m, v, s = bufs
+        # The moments are kept rescaled, M = m / (1 − β₁) and V = v / (1 − β₂):
+        # M ← β₁ M + g and V ← β₂ V + g² then take 2 and 3 passes instead of 3
+        # and 4, and the constants move into the two scalars of the step, since
+        # m / (√v + ε) = (1 − β₁) / √(1 − β₂) · M / (√V + ε / √(1 − β₂)).
+        # Same maths as the textbook form, to rounding (a few ulp per step).
+        M, V, s = bufs
         b1, b2 = self.beta1, self.beta2
-        np.multiply(m, b1, m)
-        np.multiply(g, 1.0 - b1, s)
-        np.add(m, s, m)
-        np.multiply(v, b2, v)
+        np.multiply(M, b1, M)
+        np.add(M, g, M)
         np.multiply(g, g, s)
-        np.multiply(s, 1.0 - b2, s)
-        np.add(v, s, v)
-        np.sqrt(v, s)
+        np.multiply(V, b2, V)
+        np.add(V, s, V)
+        np.sqrt(V, s)
+        root = math.sqrt(1.0 - b2)
         if self.eps_hat:
             # step = η_t √(1 − β₂ᵗ) / (1 − β₁ᵗ) · m / (√v + ε)
-            np.add(s, self.eps, s)
-            np.divide(m, s, s)
-            np.multiply(s, lr_t * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t), s)
+            eps = self.eps / root
+            scale = lr_t * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
         else:
-            # √v̂ + ε = √v / √(1 − β₂ᵗ) + ε;  step = η_t / (1 − β₁ᵗ) · m / (√v̂ + ε)
-            np.multiply(s, 1.0 / math.sqrt(1.0 - b2 ** t), s)
-            np.add(s, self.eps, s)
-            np.divide(m, s, s)
-            np.multiply(s, lr_t / (1.0 - b1 ** t), s)
+            # √v̂ + ε = (√v + ε √(1 − β₂ᵗ)) / √(1 − β₂ᵗ);
+            # step = η_t √(1 − β₂ᵗ) / (1 − β₁ᵗ) · m / (√v + ε √(1 − β₂ᵗ))
+            correction = math.sqrt(1.0 - b2 ** t)
+            eps = self.eps * correction / root
+            scale = lr_t * correction / (1.0 - b1 ** t)
+        np.add(s, eps, s)
+        np.divide(M, s, s)
+        np.multiply(s, scale * (1.0 - b1) / root, s)
         np.subtract(p, s, p)
 
 

@@ -112,6 +112,15 @@ class Network:
         """Read-only views ``[(∂L/∂W1, ∂L/∂b1), ...]`` of the live gradients."""
         return _readonly_pairs(self._grad_views)
 
+    def weight_mask(self, value: float = 1.0) -> np.ndarray:
+        """A vector shaped like ``theta``: ``value`` at every weight, 0 at every
+        bias (the L2 penalty's per-parameter factor)."""
+        mask = np.zeros_like(self.theta)
+        for W in self.weights:
+            # each W_l is a reshaped contiguous slice of theta: its mask twin is too
+            mask[_offset(self.theta, W):][:W.size] = value
+        return mask
+
     @property
     def grad_weights(self) -> list[np.ndarray]:
         """Writable views ``∂L/∂W_l`` into :attr:`grad` (the backward pass fills them)."""
@@ -233,6 +242,12 @@ def _views(flat: np.ndarray, shapes) -> list[np.ndarray]:
         out.append(flat[start : start + size].reshape(shape))
         start += size
     return out
+
+
+def _offset(flat: np.ndarray, view: np.ndarray) -> int:
+    """Where the contiguous ``view`` into ``flat`` starts, in elements."""
+    return (view.__array_interface__["data"][0] - flat.__array_interface__["data"][0]
+            ) // flat.itemsize
 
 
 def _readonly_pairs(views):

@@ -60,6 +60,9 @@ class Workspace:
         self.loss = loss
         dt = net.dtype
         self.n_rows = n_rows
+        self.weighted = weighted or w is not None
+        self.l2 = float(l2)
+        self.mean = capabilities(loss).reduction == "mean"
         try:
             self.x = np.empty((n_rows, net.layers[0]), dtype=dt) if x is None else x
             self.y = np.empty((n_rows, net.layers[-1]), dtype=dt) if y is None else y
@@ -69,6 +72,12 @@ class Workspace:
             if backward:
                 self.g = [np.empty(s, dtype=dt) for s in shape]
                 self.d = [np.empty(s, dtype=dt) for s in shape]
+            if self.l2 and backward:
+                # λ c at the weights, 0 at the biases (1 at the weights when the
+                # rows are weighted: c then changes per batch); see _extended_loss_op
+                lam_c = self.l2 / n_rows if self.mean else self.l2
+                self.decay = net.weight_mask(1.0 if self.weighted else lam_c)
+                self.penalty = np.empty_like(net.theta)
         except MemoryError:
             need = n_rows * sum(net.layers) * (4 if backward else 2) * dt.itemsize
             raise ConfigError(
@@ -76,10 +85,7 @@ class Workspace:
                 f"needs about {format_bytes(need)} of buffers, more than the memory "
                 "available; use narrower layers or a smaller batch_size"
             ) from None
-        self.weighted = weighted or w is not None
         self.w = (np.empty(n_rows, dtype=dt) if w is None else w) if self.weighted else None
-        self.l2 = float(l2)
-        self.mean = capabilities(loss).reduction == "mean"
         self.y_hat = self.a[-1]
         self.forward_ops = self._forward_ops()
         if backward:
@@ -107,17 +113,20 @@ class Workspace:
         return self._extended_loss_op(plain)
 
     def _extended_loss_op(self, plain):
-        """The loss op with sample weights and/or the L2 penalty."""
+        """The loss op with sample weights and/or the L2 penalty.
+
+        The penalty works on the flat parameter vector: ``decay`` is ``λ c`` at
+        every weight and 0 at every bias, so ``t = θ ⊙ decay`` holds ``λ c W_l``
+        for all layers at once, the value adds ``½ θ·t`` and the gradient ops
+        add ``t`` to ``∂L/∂θ`` (three calls whatever the depth)."""
         n, y, y_hat, g = self.n_rows, self.y, self.y_hat, self.g[-1]
         value, mean, lam = self.loss.value, self.mean, self.l2
-        weights = [W for W in self.net.weights]
-        # λ c, read by the gradient ops; c changes per batch with weights
-        self.l2_factor = np.array([lam / n if mean else lam], dtype=self.net.dtype)
-        factor = self.l2_factor
-        vdot = np.vdot
+        net = self.net
+        theta, penalty = net.theta, self.penalty
+        vdot, multiply = np.vdot, np.multiply
         if self.weighted:
-            w = self.w
-            r = np.empty((n, 1), dtype=self.net.dtype)
+            w, decay = self.w, self.decay  # decay: 1 at the weights; λ c per batch
+            r = np.empty((n, 1), dtype=net.dtype)
             r_flat = r.reshape(-1)
 
             def op():
@@ -128,14 +137,16 @@ class Workspace:
                 v = float(value(y, y_hat, weights=w))
                 if lam:
                     c = 1.0 / total if mean else 1.0
-                    factor[0] = lam * c
-                    v += 0.5 * lam * c * sum(float(vdot(W, W)) for W in weights)
+                    multiply(theta, decay, penalty)
+                    multiply(penalty, lam * c, penalty)
+                    v += 0.5 * float(vdot(theta, penalty))
                 return v
             return op
-        half = 0.5 * float(factor[0])
+        decay = self.decay
 
         def op():
-            return plain() + half * sum(float(vdot(W, W)) for W in weights)
+            multiply(theta, decay, penalty)
+            return plain() + 0.5 * float(vdot(theta, penalty))
         return op
 
     def _plain_loss_op(self):
@@ -200,12 +211,10 @@ class Workspace:
                     "derivative(z, a) nor vjp(z, a, g)"
                 )
             ops.append(partial(np.dot, inputs[l].T, delta, gW[l]))  # ∂L/∂W_l = a_{l-1}ᵀ δ_l
-            if self.l2:  # + λ c W_l
-                tmp = np.empty_like(gW[l])
-                ops.append(partial(np.multiply, net.weights[l], self.l2_factor, tmp))
-                ops.append(partial(np.add, gW[l], tmp, gW[l]))
             # ∂L/∂b_l = Σ δ_l as 1ᵀ δ_l: one BLAS call, 2-3× faster than add.reduce
             ops.append(partial(np.matmul, ones, delta, gb[l]))
+        if self.l2:  # + λ c W_l for every layer: the loss op left θ ⊙ decay in penalty
+            ops.append(partial(np.add, net.grad, self.penalty, net.grad))
         return ops
 
 

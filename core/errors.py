@@ -104,3 +104,8 @@ class PluginShadowWarning(DeltaRuleWarning):
 
 class ConvergenceWarning(DeltaRuleWarning):
     """The run stopped at ``max_epochs`` while the loss was still falling."""
+
+
+class KernelWarning(DeltaRuleWarning):
+    """numba is installed but deltarule's compiled kernels failed to load; the
+    NumPy kernels run instead (the same numbers, slower)."""

@@ -27,6 +27,7 @@ from functools import partial
 
 import numpy as np
 
+from . import kernels
 from .errors import ComponentError, ConfigError
 from .faults import copy_checked
 from .network import Network
@@ -63,21 +64,9 @@ class Workspace:
         self.weighted = weighted or w is not None
         self.l2 = float(l2)
         self.mean = capabilities(loss).reduction == "mean"
+        self.decay = self.penalty = None  # the L2 term's buffers, when there is one
         try:
-            self.x = np.empty((n_rows, net.layers[0]), dtype=dt) if x is None else x
-            self.y = np.empty((n_rows, net.layers[-1]), dtype=dt) if y is None else y
-            shape = [(n_rows, n) for n in net.layers[1:]]
-            self.z = [np.empty(s, dtype=dt) for s in shape]
-            self.a = [np.empty(s, dtype=dt) for s in shape]
-            if backward:
-                self.g = [np.empty(s, dtype=dt) for s in shape]
-                self.d = [np.empty(s, dtype=dt) for s in shape]
-            if self.l2 and backward:
-                # λ c at the weights, 0 at the biases (1 at the weights when the
-                # rows are weighted: c then changes per batch); see _extended_loss_op
-                lam_c = self.l2 / n_rows if self.mean else self.l2
-                self.decay = net.weight_mask(1.0 if self.weighted else lam_c)
-                self.penalty = np.empty_like(net.theta)
+            self._allocate(x, y, backward)
         except MemoryError:
             need = n_rows * sum(net.layers) * (4 if backward else 2) * dt.itemsize
             raise ConfigError(
@@ -92,11 +81,28 @@ class Workspace:
             self.loss_value = self._loss_op()
             self.backward_ops = self._backward_ops()
 
+    def _allocate(self, x, y, backward: bool) -> None:
+        net, n_rows, dt = self.net, self.n_rows, self.net.dtype
+        self.x = np.empty((n_rows, net.layers[0]), dtype=dt) if x is None else x
+        self.y = np.empty((n_rows, net.layers[-1]), dtype=dt) if y is None else y
+        shape = [(n_rows, n) for n in net.layers[1:]]
+        self.z = [np.empty(s, dtype=dt) for s in shape]
+        self.a = [np.empty(s, dtype=dt) for s in shape]
+        if backward:
+            self.g = [np.empty(s, dtype=dt) for s in shape]
+            self.d = [np.empty(s, dtype=dt) for s in shape]
+        if self.l2 and backward:
+            # λ c at the weights, 0 at the biases (1 at the weights when the rows
+            # are weighted: c then changes per batch); see _extended_loss_op
+            lam_c = self.l2 / n_rows if self.mean else self.l2
+            self.decay = net.weight_mask(1.0 if self.weighted else lam_c)
+            self.penalty = np.empty_like(net.theta)
+
     def _forward_ops(self):
         ops, a_prev = [], self.x
         for W, b, z, a, act in zip(self.net.weights, self.net.biases, self.z, self.a,
                                    self.net.activations):
-            ops += [partial(np.dot, a_prev, W, z), partial(np.add, z, b, z)]
+            ops += [partial(np.dot, a_prev, W, z), kernels.bias_op(z, b)]
             if capabilities(act).forward_out:
                 ops.append(partial(act.forward, z, out=a))
             else:

@@ -37,6 +37,7 @@ import numbers
 
 import numpy as np
 
+from deltarule import kernels
 from deltarule.errors import ConfigError
 from deltarule.hookspecs import hookimpl
 
@@ -97,8 +98,7 @@ class Tanh:
         return np.tanh(z, out)
 
     def derivative(self, z, a, out=None):
-        out = np.multiply(a, a, out)
-        return np.subtract(1.0, out, out)
+        return kernels.tanh_derivative(a, out)
 
     def lower_onnx(self, g, z):
         return g.op("Tanh", z)
@@ -123,9 +123,7 @@ class ReLU:
         return _maximum_zero(z, out)
 
     def derivative(self, z, a, out=None):
-        if out is None:
-            out = np.empty_like(z)
-        return np.greater(z, 0.0, out=out)
+        return kernels.relu_derivative(z, out)
 
     def lower_onnx(self, g, z):
         return g.op("Relu", z)

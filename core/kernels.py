@@ -1,0 +1,220 @@
+"""Fused loops for the per-step hot path, compiled by numba when it is installed.
+
+A mini-batch step of a small network is dozens of short NumPy passes, and on
+batches of a few hundred rows each pass costs more in dispatch and memory
+traffic than in arithmetic.  Each kernel here is *one* loop doing what a short
+sequence of ufunc calls does: the same IEEE operations (``+ − × ÷ √`` and
+comparisons, never a fused multiply-add) in the same order on every element,
+so its result is the same **to the bit** as its NumPy twin's, with or without
+numba; ``tests/test_kernels.py`` proves it on random and special values
+(NaN, ±inf, ±0, subnormals) in float32 and float64.
+
+=========================  ============================================  ======================
+kernel                     computes, element-wise                        arrays
+=========================  ============================================  ======================
+``add_bias(z, b)``         ``z ← z + b`` (``b`` broadcast over the rows)  ``z (n, k)``, ``b (k,)``
+``relu_derivative(z, d)``  ``d ← [z > 0]`` (1 or 0; 0 where ``z`` is NaN)  any shape
+``tanh_derivative(a, d)``  ``d ← 1 − a·a``                                any shape
+``adam(p, g, M, V, s, …)`` ``M ← β₁M + g``, ``V ← β₂V + g²``,            any shape
+                           ``p ← p − c · M / (√V + ε)``
+=========================  ============================================  ======================
+
+The compiled loop runs when numba is importable, the arrays share one dtype
+(float32 or float64), are C-contiguous and do not partly overlap, and hold at
+least :data:`MIN_SIZE` elements; anything else runs the NumPy twin (same
+bits, so the two can mix freely within a run).  numba is imported on the
+first such call, so small runs (the document's XOR networks) never pay for
+its import and compilation; the compiled kernels are cached on disk.  It is
+optional: ``pip install 'deltarule[fast]'``.  ``DELTARULE_KERNELS=numpy``
+turns it off; if numba fails to import or compile, a
+:class:`~deltarule.errors.KernelWarning` says so once and NumPy carries on.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+
+from .errors import KernelWarning
+
+#: arrays smaller than this run the NumPy twin: numba's per-call cost is then
+#: as large as what a fused loop saves, and small runs never import numba
+MIN_SIZE = 1024
+#: the environment variable choosing the kernels: ``numpy`` (never numba) or
+#: ``auto`` (numba when installed; the default)
+ENV = "DELTARULE_KERNELS"
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_compiled = None  # None: not tried yet; False: unavailable; else the namespace
+
+
+def backend() -> str:
+    """``"numba"`` if the compiled kernels are in use, else ``"numpy"``
+    (loads numba, if installed and allowed, to find out)."""
+    return "numba" if _load() else "numpy"
+
+
+def _load():
+    """The compiled kernels (a namespace), or ``False`` when unavailable."""
+    global _compiled
+    if _compiled is None:
+        # set only once decided: an interrupt while numba compiles leaves it to
+        # the next call
+        off = os.environ.get(ENV, "auto").strip().lower() == "numpy"
+        _compiled = False if off else _compile()
+    return _compiled
+
+
+def _compile():
+    try:
+        import numba
+    except ImportError:
+        return False
+    try:
+        try:
+            return _build(numba, cache=True)
+        except Exception:
+            # numba caches next to this file or in the user's cache folder; where
+            # neither can be written, compile for this process alone
+            return _build(numba, cache=False)
+    except Exception as exc:  # an incompatible numba must not stop a training
+        warnings.warn(
+            f"deltarule's compiled kernels are off: numba {numba.__version__} failed "
+            f"({type(exc).__name__}: {exc}); training goes on with NumPy, the same "
+            f"numbers, slower (set {ENV}=numpy to skip numba)",
+            KernelWarning, stacklevel=5)
+        return False
+
+
+def _build(numba, cache: bool):
+    """Compile every kernel for float32 and float64 (from numba's disk cache
+    after the first time, with ``cache``)."""
+    # error_model "numpy": a division by zero gives inf/NaN as NumPy's does,
+    # and without Python's zero check the loops vectorise
+    def jit(signatures):
+        return numba.njit(signatures, cache=cache, nogil=True, error_model="numpy")
+
+    f32, f64 = numba.float32, numba.float64
+
+    def sigs(*parts):
+        return [tuple(f[:, ::1] if p == 2 else f[::1] if p == 1 else f for p in parts)
+                for f in (f64, f32)]
+
+    def add_bias(z, b):
+        n, k = z.shape
+        for i in range(n):
+            for j in range(k):
+                z[i, j] = z[i, j] + b[j]
+
+    def relu_derivative(z, d):
+        for i in range(z.size):
+            d[i] = 1.0 if z[i] > 0 else 0.0  # exact in either dtype
+
+    def tanh_derivative(a, d, one):
+        # ``one`` in the arrays' dtype: a float64 literal would turn float32
+        # arithmetic into float64 (and round twice)
+        for i in range(a.size):
+            x = a[i]
+            d[i] = one - x * x
+
+    def adam(p, g, M, V, b1, b2, eps, c):
+        for i in range(p.size):
+            gi = g[i]
+            m = M[i] * b1
+            m = m + gi
+            M[i] = m
+            v = V[i] * b2
+            v = v + gi * gi
+            V[i] = v
+            s = np.sqrt(v)
+            s = s + eps
+            s = m / s
+            s = s * c
+            p[i] = p[i] - s
+
+    class Compiled:
+        pass
+
+    out = Compiled()
+    out.add_bias = jit(sigs(2, 1))(add_bias)
+    out.relu_derivative = jit(sigs(1, 1))(relu_derivative)
+    out.tanh_derivative = jit(sigs(1, 1, 0))(tanh_derivative)
+    out.adam = jit(sigs(1, 1, 1, 1, 0, 0, 0, 0))(adam)
+    return out
+
+
+def _fits(*arrays) -> bool:
+    """Whether the compiled loop may take these arrays (see the module docstring)."""
+    first = arrays[0]
+    if type(first) is not np.ndarray or first.size < MIN_SIZE or first.dtype not in _FLOATS:
+        return False
+    dtype = first.dtype
+    for a in arrays:
+        if type(a) is not np.ndarray or a.dtype != dtype or not a.flags.c_contiguous:
+            return False
+    return True
+
+
+def _apart(out, source) -> bool:
+    """``out`` is ``source`` or shares no memory with it: an element-wise loop
+    may then write ``out`` while reading ``source``."""
+    return out is source or not np.may_share_memory(out, source)
+
+
+# ---------------------------------------------------------------- the kernels
+def bias_op(z: np.ndarray, b: np.ndarray):
+    """``() -> None`` adding ``b`` ``(k,)`` to every row of ``z`` ``(n, k)`` in
+    place: the compiled loop when it fits (decided once), else ``np.add``."""
+    if z.ndim == 2 and b.ndim == 1 and _fits(z, b) and _load():
+        kernel = _load().add_bias
+        return lambda: kernel(z, b)
+    return lambda: np.add(z, b, z)
+
+
+def relu_derivative(z, out=None):
+    """``[z > 0]`` as 1.0 / 0.0 in ``z``'s dtype (0 where ``z`` is NaN), into ``out``."""
+    if out is None:
+        out = np.empty_like(z)
+    if type(z) is np.ndarray and z.shape == out.shape and _fits(z, out) \
+            and _apart(out, z) and _load():
+        _load().relu_derivative(z.reshape(-1), out.reshape(-1))
+        return out
+    return np.greater(z, 0.0, out=out)
+
+
+def tanh_derivative(a, out=None):
+    """``1 − a·a`` (``a = tanh(z)``), into ``out``."""
+    if type(a) is np.ndarray and out is not None and a.shape == out.shape \
+            and _fits(a, out) and _apart(out, a) and _load():
+        _load().tanh_derivative(a.reshape(-1), out.reshape(-1), a.dtype.type(1.0))
+        return out
+    out = np.multiply(a, a, out)
+    return np.subtract(1.0, out, out)
+
+
+def adam(p, g, M, V, s, beta1: float, beta2: float, eps: float, c: float) -> None:
+    """One Adam step on rescaled moments, in place::
+
+        M ← β₁ M + g;   V ← β₂ V + g²;   p ← p − c · M / (√V + ε)
+
+    ``p, g, M, V, s`` one shape (``s`` scratch for the NumPy twin); the
+    scalars are taken in the arrays' dtype, as NumPy takes Python floats.
+    """
+    if _fits(p, g, M, V) and p.shape == g.shape == M.shape == V.shape \
+            and _apart(p, g) and _load():
+        t = p.dtype.type
+        _load().adam(p.reshape(-1), g.reshape(-1), M.reshape(-1), V.reshape(-1),
+                     t(beta1), t(beta2), t(eps), t(c))
+        return
+    np.multiply(M, beta1, M)
+    np.add(M, g, M)
+    np.multiply(g, g, s)
+    np.multiply(V, beta2, V)
+    np.add(V, s, V)
+    np.sqrt(V, s)
+    np.add(s, eps, s)
+    np.divide(M, s, s)
+    np.multiply(s, c, s)
+    np.subtract(p, s, p)

@@ -87,31 +87,35 @@ def workloads(epochs: int):
 
 
 def competitors(kind, split, params, epochs):
+    """Shared work, then each estimator's ``epochs``-epoch and 1-epoch fits; with
+    numba installed, also the drop-in's fit on NumPy's passes alone
+    (``deltarule.kernels.disabled``: the same numbers, the same process)."""
     import sklearn.neural_network as skl
 
     import deltarule.sklearn as drs
+    from deltarule import kernels
 
     X_tr, X_te, y_tr, y_te = split
     common = dict(params, max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1,
                   random_state=0)
-    out = []
-    out.append(Competitor("shared work", _shared_work(X_tr, y_tr, kind, params, epochs),
-                          epochs))
-    for n_epochs in (epochs, 1):
-        settings = dict(common, max_iter=n_epochs)
-        for name, module in (("deltarule.sklearn", drs), ("scikit-learn", skl)):
-            cls = module.MLPClassifier if kind == "classifier" else module.MLPRegressor
+    variants = [("deltarule.sklearn", drs, epochs, None), ("scikit-learn", skl, epochs, None),
+                ("deltarule.sklearn, 1 epoch", drs, 1, None),
+                ("scikit-learn, 1 epoch", skl, 1, None)]
+    if kernels.backend() == "numba":
+        variants.append(("deltarule.sklearn, NumPy kernels", drs, epochs, kernels.disabled))
+    out = [Competitor("shared work", _shared_work(X_tr, y_tr, kind, params, epochs), epochs)]
+    for label, module, n_epochs, context in variants:
+        cls = module.MLPClassifier if kind == "classifier" else module.MLPRegressor
 
-            def run(cls=cls, settings=settings, n_epochs=n_epochs):
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    model = cls(**settings).fit(X_tr, y_tr)
-                assert model.n_iter_ == n_epochs, (model.n_iter_, n_epochs)
-                return model
+        def run(cls=cls, settings=dict(common, max_iter=n_epochs), n_epochs=n_epochs):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = cls(**settings).fit(X_tr, y_tr)
+            assert model.n_iter_ == n_epochs, (model.n_iter_, n_epochs)
+            return model
 
-            label = name if n_epochs == epochs else f"{name}, 1 epoch"
-            out.append(Competitor(label, run, n_epochs,
-                                  evaluate=lambda m: {"score": m.score(X_te, y_te)}))
+        out.append(Competitor(label, run, n_epochs, context=context,
+                              evaluate=lambda m: {"score": m.score(X_te, y_te)}))
     return out
 
 
@@ -196,12 +200,12 @@ def main(argv=None) -> int:
         say(line)
     say(f"== deltarule.sklearn vs scikit-learn: {args.epochs} epochs of fit, "
         f"{args.rounds} rounds, median per epoch")
-    rows, fixed_rows = [], []
+    rows, fixed_rows, numpy_rows = [], [], []
     with limit, CpuMonitor() as monitor:
         for title, kind, split, params in workloads(args.epochs):
             if args.only and not _selected(title, args.only):
                 continue
-            shared, ours, theirs, ours_1, theirs_1 = interleave(
+            shared, ours, theirs, ours_1, theirs_1, *numpy_only = interleave(
                 competitors(kind, split, params, args.epochs), args.rounds)
             lo, hi = ratio_spread(theirs, ours)
             later = [(c.median * args.epochs - c1.median) / (args.epochs - 1)
@@ -216,6 +220,10 @@ def main(argv=None) -> int:
                 fmt_time(shared.median), f"{theirs.median / shared.median:.2f}×",
                 f"{ours.extra['score']:.4f}", f"{theirs.extra['score']:.4f}",
             ])
+            for c in numpy_only:
+                numpy_rows.append([title, fmt_time(c.median),
+                                   f"{theirs.median / c.median:.2f}×",
+                                   f"{c.median / ours.median:.2f}×"])
     say(table(["workload", "deltarule.sklearn", "scikit-learn", "sklearn ÷ deltarule",
                "per-round min – max", "shared work", "sklearn ÷ shared work",
                "score (deltarule)", "score (sklearn)"], rows,
@@ -225,6 +233,11 @@ def main(argv=None) -> int:
     say(table(["workload", "fit, 1 epoch (deltarule)", "fit, 1 epoch (sklearn)",
                "each later epoch (deltarule)", "each later epoch (sklearn)",
                "sklearn ÷ deltarule"], fixed_rows, markdown=args.markdown))
+    if numpy_rows:
+        say("== the drop-in without its compiled kernels (deltarule.kernels.disabled: "
+            "NumPy's passes, the same numbers), timed in the same rounds")
+        say(table(["workload", "deltarule.sklearn, NumPy kernels", "sklearn ÷ it",
+                   "it ÷ deltarule.sklearn (numba)"], numpy_rows, markdown=args.markdown))
     say(monitor.describe())
     return 0
 

@@ -412,11 +412,11 @@ def probe(net, loss, optimizer, X, y, *, catalogue=None, optimizer_factory=None,
         zs.append(z)
         As.append(a)
         g = np.full(shape, 1.0 / max(1, n), dtype=dt)
-        if callable(getattr(mine, "derivative", None)):
+        if callable(getattr(mine, "vjp", None)):  # what the loop calls, when present
+            p.call(s, "vjp", mine.vjp, (z.copy(), a.copy(), g), shape)
+        elif callable(getattr(mine, "derivative", None)):
             p.call(s, "derivative", mine.derivative, (z.copy(), a.copy()), shape,
                    tame=lambda: (_tame(shape, dt), _tame(shape, dt)))
-        elif callable(getattr(mine, "vjp", None)):
-            p.call(s, "vjp", mine.vjp, (z.copy(), a.copy(), g), shape)
         a_prev = a
     y_hat = As[-1]
     s = functools.partial(component_suspect, catalogue, "losses", loss)

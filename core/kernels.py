@@ -9,15 +9,11 @@ so its result is the same **to the bit** as its NumPy twin's, with or without
 numba; ``tests/test_kernels.py`` proves it on random and special values
 (NaN, ±inf, ±0, subnormals) in float32 and float64.
 
-=========================  ============================================  ======================
-kernel                     computes, element-wise                        arrays
-=========================  ============================================  ======================
-``add_bias(z, b)``         ``z ← z + b`` (``b`` broadcast over the rows)  ``z (n, k)``, ``b (k,)``
-``relu_derivative(z, d)``  ``d ← [z > 0]`` (1 or 0; 0 where ``z`` is NaN)  any shape
-``tanh_derivative(a, d)``  ``d ← 1 − a·a``                                any shape
-``adam(p, g, M, V, s, …)`` ``M ← β₁M + g``, ``V ← β₂V + g²``,            any shape
-                           ``p ← p − c · M / (√V + ε)``
-=========================  ============================================  ======================
+- ``bias_op(z, b)``: ``z ← z + b``, ``b`` ``(k,)`` added to every row of ``z`` ``(n, k)``;
+- ``relu_vjp(z, g, d)``: ``d ← g · [z > 0]`` (``[NaN > 0]`` is 0), any shape;
+- ``tanh_vjp(a, g, d)``: ``d ← g · (1 − a·a)``, any shape;
+- ``adam(p, g, M, V, s, β₁, β₂, ε, c)``: ``M ← β₁ M + g``, ``V ← β₂ V + g²``,
+  ``p ← p − c · M / (√V + ε)``, any shape (``s`` the twin's scratch).
 
 The compiled loop runs when numba is importable, the arrays share one dtype
 (float32 or float64), are C-contiguous and do not partly overlap, and hold at
@@ -32,6 +28,7 @@ turns it off; if numba fails to import or compile, a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 
@@ -54,6 +51,19 @@ def backend() -> str:
     """``"numba"`` if the compiled kernels are in use, else ``"numpy"``
     (loads numba, if installed and allowed, to find out)."""
     return "numba" if _load() else "numpy"
+
+
+@contextlib.contextmanager
+def disabled():
+    """Within the block, every kernel runs its NumPy twin (the same numbers):
+    for timing one against the other, or ruling numba out while debugging."""
+    global _compiled
+    saved = _compiled
+    _compiled = False
+    try:
+        yield
+    finally:
+        _compiled = saved
 
 
 def _load():
@@ -108,16 +118,18 @@ def _build(numba, cache: bool):
             for j in range(k):
                 z[i, j] = z[i, j] + b[j]
 
-    def relu_derivative(z, d):
+    def relu_vjp(z, g, out):
         for i in range(z.size):
-            d[i] = 1.0 if z[i] > 0 else 0.0  # exact in either dtype
+            d = 1.0 if z[i] > 0 else 0.0  # exact in either dtype
+            out[i] = g[i] * d
 
-    def tanh_derivative(a, d, one):
+    def tanh_vjp(a, g, out, one):
         # ``one`` in the arrays' dtype: a float64 literal would turn float32
         # arithmetic into float64 (and round twice)
         for i in range(a.size):
             x = a[i]
-            d[i] = one - x * x
+            d = one - x * x
+            out[i] = g[i] * d
 
     def adam(p, g, M, V, b1, b2, eps, c):
         for i in range(p.size):
@@ -139,8 +151,8 @@ def _build(numba, cache: bool):
 
     out = Compiled()
     out.add_bias = jit(sigs(2, 1))(add_bias)
-    out.relu_derivative = jit(sigs(1, 1))(relu_derivative)
-    out.tanh_derivative = jit(sigs(1, 1, 0))(tanh_derivative)
+    out.relu_vjp = jit(sigs(1, 1, 1))(relu_vjp)
+    out.tanh_vjp = jit(sigs(1, 1, 1, 0))(tanh_vjp)
     out.adam = jit(sigs(1, 1, 1, 1, 0, 0, 0, 0))(adam)
     return out
 
@@ -173,25 +185,31 @@ def bias_op(z: np.ndarray, b: np.ndarray):
     return lambda: np.add(z, b, z)
 
 
-def relu_derivative(z, out=None):
-    """``[z > 0]`` as 1.0 / 0.0 in ``z``'s dtype (0 where ``z`` is NaN), into ``out``."""
+def relu_vjp(z, g, out=None):
+    """``g ⊙ [z > 0]`` into ``out``: ReLU's vector-Jacobian product in one pass
+    (the twin: the derivative, then the product)."""
     if out is None:
-        out = np.empty_like(z)
-    if type(z) is np.ndarray and z.shape == out.shape and _fits(z, out) \
-            and _apart(out, z) and _load():
-        _load().relu_derivative(z.reshape(-1), out.reshape(-1))
+        out = np.empty_like(g)
+    if type(z) is np.ndarray and z.shape == g.shape == out.shape and _fits(z, g, out) \
+            and _apart(out, z) and _apart(out, g) and _load():
+        _load().relu_vjp(z.reshape(-1), g.reshape(-1), out.reshape(-1))
         return out
-    return np.greater(z, 0.0, out=out)
+    # the derivative goes to out, unless out holds g (then to a buffer of its own)
+    d = np.greater(z, 0.0, out=np.empty_like(out) if np.may_share_memory(out, g) else out)
+    return np.multiply(g, d, out)
 
 
-def tanh_derivative(a, out=None):
-    """``1 − a·a`` (``a = tanh(z)``), into ``out``."""
-    if type(a) is np.ndarray and out is not None and a.shape == out.shape \
-            and _fits(a, out) and _apart(out, a) and _load():
-        _load().tanh_derivative(a.reshape(-1), out.reshape(-1), a.dtype.type(1.0))
+def tanh_vjp(a, g, out=None):
+    """``g ⊙ (1 − a·a)`` into ``out``: tanh's vector-Jacobian product in one pass."""
+    if out is None:
+        out = np.empty_like(g)
+    if type(a) is np.ndarray and a.shape == g.shape == out.shape and _fits(a, g, out) \
+            and _apart(out, a) and _apart(out, g) and _load():
+        _load().tanh_vjp(a.reshape(-1), g.reshape(-1), out.reshape(-1), a.dtype.type(1.0))
         return out
-    out = np.multiply(a, a, out)
-    return np.subtract(1.0, out, out)
+    d = np.multiply(a, a, np.empty_like(out) if np.may_share_memory(out, g) else out)
+    np.subtract(1.0, d, d)
+    return np.multiply(g, d, out)
 
 
 def adam(p, g, M, V, s, beta1: float, beta2: float, eps: float, c: float) -> None:

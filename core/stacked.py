@@ -171,13 +171,13 @@ class StackedWorkspace:
                 ops.append(partial(np.matmul, delta, net.weights[l + 1].transpose(0, 2, 1), g))
             if l == L - 1 and self.fused is not None:
                 delta = g
+            elif callable(getattr(act, "vjp", None)):  # preferred, as a single run does
+                ops.append(_component_op(act, act.vjp, (z, a, g), d))
+                delta = d
             elif callable(getattr(act, "derivative", None)):
                 ops.append(_component_op(act, act.derivative, (z, a), d))
                 ops.append(partial(np.multiply, g, d, g))
                 delta = g
-            elif callable(getattr(act, "vjp", None)):
-                ops.append(_component_op(act, act.vjp, (z, a, g), d))
-                delta = d
             else:
                 raise ComponentError(
                     f"activation {act.name!r} (layer {l + 1}) has neither "

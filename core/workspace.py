@@ -197,6 +197,14 @@ class Workspace:
                 ops.append(partial(np.dot, delta, net.weights[l + 1].T, g))
             if l == L - 1 and self.fused is not None:
                 delta = g  # the fused loss wrote δ_L already
+            elif can.vjp:
+                # δ_l = vjp(z, a, g): one call, also for an element-wise activation
+                # that offers it (g ⊙ f'(z) fused) besides its derivative
+                if can.vjp_out:
+                    ops.append(partial(act.vjp, z, a, g, out=d))
+                else:
+                    ops.append(_store(d, act.vjp, z, a, g))
+                delta = d
             elif can.elementwise:
                 der = act.derivative
                 if can.derivative_out:
@@ -205,12 +213,6 @@ class Workspace:
                     ops.append(_store(d, der, z, a))
                 ops.append(partial(np.multiply, g, d, g))
                 delta = g
-            elif can.vjp:
-                if can.vjp_out:
-                    ops.append(partial(act.vjp, z, a, g, out=d))
-                else:
-                    ops.append(_store(d, act.vjp, z, a, g))
-                delta = d
             else:
                 raise ComponentError(
                     f"activation {act.name!r} (layer {l + 1}) has neither "

@@ -51,12 +51,12 @@ def _elementwise(act):
     return None if is_elementwise(act) else "not element-wise (it has vjp(); see activation.vjp)"
 
 
-def _not_elementwise(act):
+def _has_vjp(act):
+    if callable(getattr(act, "vjp", None)):
+        return None
     if is_elementwise(act):
-        return "element-wise (derivative() is checked by activation.derivative)"
-    if not callable(getattr(act, "vjp", None)):
-        return "has neither derivative() nor vjp()"
-    return None
+        return "element-wise (derivative() is checked by activation.derivative; no vjp())"
+    return "has neither derivative() nor vjp()"
 
 
 def _backward(act, z, a, g=None):
@@ -299,9 +299,10 @@ def _check_vjp(act, z, g, ks):
             f"  z = {fmt(z)}\n  g = {fmt(g)}")
 
 
-@law("activation.vjp", applies=_not_elementwise)
+@law("activation.vjp", applies=_has_vjp)
 def vjp(act, ctx):
-    """(Activations that are not element-wise) vjp(z, a, g) equals the gradient of
+    """(Activations with vjp: those that are not element-wise, and element-wise ones
+    offering the fused g ⊙ f'(z), which the loop then calls) vjp(z, a, g) equals the gradient of
     Σ g ⊙ forward(z) with respect to z, entry by entry, against 4th-order central
     differences (to 1e-9·(1 + n_units) + 1e-7·|numeric| + round-off).
 
@@ -453,6 +454,8 @@ def textbook(act, ctx):
     slope), for the default and other options; and declares the documented
     output_range and kinks.  Forward also on 2¹⁷ + 8 and 2¹⁹ + 8 elements at once, and softmax
     on tall, wide and short batches (implementations may switch strategy on size).
+    An element-wise vjp, where there is one, is g ⊙ the textbook derivative (kinks
+    included), on the grid and on 2¹⁷ + 8 elements.
 
     sigmoid 1/(1 + e^−z), σ(1 − σ); tanh, 1 − tanh²; relu max(z, 0), [z > 0];
     leaky_relu z or slope·z, 1 or slope; softplus log(1 + e^z), σ; identity z, 1;
@@ -498,6 +501,16 @@ def textbook(act, ctx):
         ref = df(z, opts)
         expect_close(f"derivative{opts or ''} vs the textbook", d, ref,
                      1e-300 + 8 * EPS * np.abs(ref), inputs={"z": z})
+        if callable(getattr(comp, "vjp", None)):
+            # the loop calls vjp when there is one: g ⊙ the derivative, kinks included
+            rng = ctx.rng("activation.textbook")
+            for zz in (z, bigs[0]):
+                g = rng.uniform(-2.0, 2.0, zz.shape)
+                aa = np.asarray(comp.forward(zz.copy()), dtype=np.float64)
+                ref = g * df(zz, opts)
+                expect_close(f"vjp{opts or ''} of {zz.size} elements vs g ⊙ the textbook "
+                             "derivative", comp.vjp(zz.copy(), aa, g.copy()), ref,
+                             1e-300 + 8 * EPS * np.abs(ref), inputs={"z": zz, "g": g})
         for big in bigs:
             ref = f(big, opts)
             expect_close(f"forward{opts or ''} of {big.size} elements vs the textbook",

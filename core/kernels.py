@@ -12,12 +12,16 @@ numba; ``tests/test_kernels.py`` proves it on random and special values
 - ``bias_op(z, b)``: ``z ← z + b``, ``b`` ``(k,)`` added to every row of ``z`` ``(n, k)``;
 - ``relu_vjp(z, g, d)``: ``d ← g · [z > 0]`` (``[NaN > 0]`` is 0), any shape;
 - ``tanh_vjp(a, g, d)``: ``d ← g · (1 − a·a)``, any shape;
+- ``scaled_difference(a, b, c, d)``: ``d ← (a − b) · c`` (a loss's ``(ŷ − y)/n``);
+- ``softmax(z, d)``: ``z − max`` per row, NumPy's ``exp``, then ``e / Σ e`` with
+  the sum in ``np.add.reduce``'s own order (checked against NumPy once, when the
+  kernels load), rows of at most 128;
 - ``adam(p, g, M, V, s, β₁, β₂, ε, c)``: ``M ← β₁ M + g``, ``V ← β₂ V + g²``,
   ``p ← p − c · M / (√V + ε)``, any shape (``s`` the twin's scratch).
 
 The compiled loop runs when numba is importable, the arrays share one dtype
-(float32 or float64), are C-contiguous and do not partly overlap, and hold at
-least :data:`MIN_SIZE` elements; anything else runs the NumPy twin (same
+(float32 or float64), are C-contiguous, writeable and do not partly overlap,
+and hold at least :data:`MIN_SIZE` elements; anything else runs the NumPy twin (same
 bits, so the two can mix freely within a run).  numba is imported on the
 first such call, so small runs (the document's XOR networks) never pay for
 its import and compilation; the compiled kernels are cached on disk.  It is
@@ -131,6 +135,54 @@ def _build(numba, cache: bool):
             d = one - x * x
             out[i] = g[i] * d
 
+    def softmax_shift(z, out):
+        # z − max per row (a NaN anywhere in the row wins the max, as in NumPy)
+        n, k = z.shape
+        for i in range(n):
+            m = z[i, 0]
+            for j in range(1, k):
+                x = z[i, j]
+                if x > m or x != x:
+                    m = x
+            for j in range(k):
+                out[i, j] = z[i, j] - m
+
+    def normalise(e, zero):
+        # e / Σ e per row, the sum as np.add.reduce takes it over a contiguous
+        # row of k ≤ 128: NumPy's pairwise sum in one block (sequential below 8
+        # entries; else eight running sums, combined pairwise, then the rest)
+        n, k = e.shape
+        for i in range(n):
+            if k < 8:
+                s = zero
+                for j in range(k):
+                    s += e[i, j]
+            else:
+                r0, r1, r2, r3 = e[i, 0], e[i, 1], e[i, 2], e[i, 3]
+                r4, r5, r6, r7 = e[i, 4], e[i, 5], e[i, 6], e[i, 7]
+                j = 8
+                while j < k - k % 8:
+                    r0 += e[i, j]
+                    r1 += e[i, j + 1]
+                    r2 += e[i, j + 2]
+                    r3 += e[i, j + 3]
+                    r4 += e[i, j + 4]
+                    r5 += e[i, j + 5]
+                    r6 += e[i, j + 6]
+                    r7 += e[i, j + 7]
+                    j += 8
+                s = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+                while j < k:
+                    s += e[i, j]
+                    j += 1
+                s = zero + s
+            for j in range(k):
+                e[i, j] = e[i, j] / s
+
+    def scaled_difference(a, b, c, out):
+        for i in range(a.size):
+            out[i] = (a[i] - b[i]) * c
+
     def adam(p, g, M, V, b1, b2, eps, c):
         for i in range(p.size):
             gi = g[i]
@@ -154,6 +206,11 @@ def _build(numba, cache: bool):
     out.relu_vjp = jit(sigs(1, 1, 1))(relu_vjp)
     out.tanh_vjp = jit(sigs(1, 1, 1, 0))(tanh_vjp)
     out.adam = jit(sigs(1, 1, 1, 1, 0, 0, 0, 0))(adam)
+    out.scaled_difference = jit(sigs(1, 1, 0, 1))(scaled_difference)
+    out.softmax_shift = jit(sigs(2, 2))(softmax_shift)
+    out.softmax_normalise = jit(sigs(2, 0))(normalise)
+    if not _softmax_agrees(out):
+        out.softmax_shift = None  # this NumPy sums rows otherwise: keep its twin
     return out
 
 
@@ -164,7 +221,10 @@ def _fits(*arrays) -> bool:
         return False
     dtype = first.dtype
     for a in arrays:
-        if type(a) is not np.ndarray or a.dtype != dtype or not a.flags.c_contiguous:
+        # read-only arrays too take the twin: numba types them apart
+        flags = getattr(a, "flags", None)
+        if type(a) is not np.ndarray or a.dtype != dtype or not flags.c_contiguous \
+                or not flags.writeable:
             return False
     return True
 
@@ -210,6 +270,56 @@ def tanh_vjp(a, g, out=None):
     d = np.multiply(a, a, np.empty_like(out) if np.may_share_memory(out, g) else out)
     np.subtract(1.0, d, d)
     return np.multiply(g, d, out)
+
+
+def scaled_difference(a, b, c: float, out):
+    """``(a − b) · c`` into ``out`` (a loss's output delta ``(ŷ − y)/n``); the
+    product is skipped when ``c`` is 1, which it leaves unchanged anyway."""
+    if type(b) is np.ndarray and a.shape == b.shape == out.shape and _fits(a, b, out) \
+            and _apart(out, a) and _apart(out, b) and _load():
+        t = a.dtype.type
+        _load().scaled_difference(a.reshape(-1), b.reshape(-1), t(c), out.reshape(-1))
+        return out
+    np.subtract(a, b, out)
+    if c != 1.0:
+        np.multiply(out, c, out)
+    return out
+
+
+#: the widest row the compiled softmax takes (NumPy sums wider rows recursively)
+SOFTMAX_WIDTH = 128
+
+
+def softmax(z, out):
+    """Row-wise softmax of ``z`` ``(…, k)`` into ``out`` by the compiled loops —
+    ``z − max``, NumPy's ``exp``, ``e / Σ e`` with ``Σ`` as ``np.add.reduce``
+    sums — and return ``out``; ``None`` when they do not apply (the caller then
+    runs its NumPy code, which gives the same bits)."""
+    if type(z) is np.ndarray and type(out) is np.ndarray and z.ndim >= 2 \
+            and z.shape == out.shape and 0 < z.shape[-1] <= SOFTMAX_WIDTH \
+            and _fits(z, out) and _apart(out, z):
+        compiled = _load()
+        if compiled and compiled.softmax_shift is not None:
+            k = z.shape[-1]
+            rows = out.reshape(-1, k)
+            compiled.softmax_shift(z.reshape(-1, k), rows)
+            np.exp(out, out)
+            compiled.softmax_normalise(rows, out.dtype.type(0.0))
+            return out
+    return None
+
+
+def _softmax_agrees(compiled) -> bool:
+    """Whether the compiled row sums are NumPy's (checked once, on every width)."""
+    rng = np.random.default_rng(0)
+    for dtype in _FLOATS:
+        for k in range(1, SOFTMAX_WIDTH + 1):
+            e = rng.random((3, k)).astype(dtype)
+            want = e / np.add.reduce(e, axis=-1, keepdims=True)
+            compiled.softmax_normalise(e, dtype.type(0.0))
+            if not np.array_equal(e, want):
+                return False
+    return True
 
 
 def adam(p, g, M, V, s, beta1: float, beta2: float, eps: float, c: float) -> None:

@@ -41,6 +41,7 @@ import numbers
 
 import numpy as np
 
+from deltarule import kernels
 from deltarule.errors import ConfigError
 from deltarule.hookspecs import hookimpl
 
@@ -233,9 +234,7 @@ class BinaryCrossEntropy:
             else:
                 total = float(out.sum()) - float(np.vdot(y, z))
             scale = self._scale(z.shape[-2])
-            np.subtract(y_hat, y, out)
-            if scale != 1.0:
-                np.multiply(out, scale, out)
+            kernels.scaled_difference(y_hat, y, scale, out)  # δ = (ŷ − y) · scale
             return total * scale
 
         return sigmoid_bce
@@ -360,10 +359,8 @@ class CrossEntropy:
                 # ŷ underflowed somewhere: exactly, from z, by log-sum-exp
                 total = _softmax_ce_from_z(y, z, out)
             # δ = ŷ Σ_k y_k − y = ŷ − y: check_targets made every row sum to 1
-            np.subtract(y_hat, y, out)
             scale = self._scale(len(y))
-            if scale != 1.0:
-                np.multiply(out, scale, out)
+            kernels.scaled_difference(y_hat, y, scale, out)
             return total * scale
 
         return softmax_ce
@@ -378,10 +375,8 @@ class CrossEntropy:
         total = -_block_dot(y, out)
         if not normal.all():
             total = np.where(normal, total, _softmax_ce_from_z(y, z, out))
-        np.subtract(y_hat, y, out)
         scale = self._scale(z.shape[-2])
-        if scale != 1.0:
-            np.multiply(out, scale, out)
+        kernels.scaled_difference(y_hat, y, scale, out)
         return total * scale
 
 

@@ -94,6 +94,50 @@ def test_tanh_vjp(dtype, shape):
     assert_same_bits(fast, twin)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(200, 10), (1024, 1), (300, 7), (200, 8), (64, 33),
+                                   (16, 128), (3, 200, 10), (2048, 2)])
+def test_softmax(dtype, shape):
+    from deltarule.plugins.activations import Softmax
+
+    z = values(shape, dtype)
+    fast, twin = both(lambda z, d: Softmax().forward(z, d), z, np.empty_like(z))
+    assert_same_bits(fast, twin)
+    with kernels.disabled(), np.errstate(all="ignore"):
+        assert Softmax().forward(z.copy(), z.copy()) is not None  # the twin's own path
+    assert kernels.softmax(z, np.empty_like(z)) is not None       # the compiled one ran
+
+
+def test_softmax_sums_rows_as_numpy_does_at_every_width():
+    """The compiled row sum replays np.add.reduce's pairwise order: checked when
+    the kernels load (else the compiled softmax is off), and here."""
+    assert kernels._load().softmax_shift is not None
+    assert kernels._softmax_agrees(kernels._load())
+    rng = np.random.default_rng(1)
+    for dtype in DTYPES:
+        for k in range(1, kernels.SOFTMAX_WIDTH + 1):
+            e = (rng.random((4, k)) * rng.choice([1e-8, 1.0, 1e8], (4, k))).astype(dtype)
+            want = e / np.add.reduce(e, axis=-1, keepdims=True)
+            kernels._load().softmax_normalise(e, dtype(0.0))
+            assert_same_bits([e], [want])
+
+
+def test_softmax_wider_than_the_compiled_loop_runs_the_twin(refuse):
+    from deltarule.plugins.activations import Softmax
+
+    z = values((16, kernels.SOFTMAX_WIDTH + 1), np.float64, special=False)
+    Softmax().forward(z, np.empty_like(z))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("c", [1.0, 1 / 200, 1 / 37, 3.0])
+def test_scaled_difference(dtype, c):
+    a, b = values((200, 10), dtype), values((200, 10), dtype, 1)
+    fast, twin = both(lambda a, b, d: kernels.scaled_difference(a, b, c, d), a, b,
+                      np.empty_like(a))
+    assert_same_bits(fast, twin)
+
+
 @pytest.mark.parametrize("vjp", [kernels.relu_vjp, kernels.tanh_vjp])
 def test_vjp_in_place_on_g_or_z(vjp):
     z, g = values((64, 64), np.float64), values((64, 64), np.float64, 1)
@@ -179,6 +223,11 @@ def test_arrays_the_loop_cannot_take_run_the_twin(refuse):
     buf = np.ones(2 * 4096)
     kernels.tanh_vjp(buf[:4096], np.ones(4096), buf[1:4097])            # partly overlapping
     kernels.bias_op(np.ones((64, 64)), np.ones((1, 64)))()          # b not 1-D
+    kernels.scaled_difference(big, np.broadcast_to(np.ones(64), (64, 64)), 0.5,
+                              np.empty((64, 64)))                       # a broadcast view
+    ro = np.ones((64, 64))
+    ro.flags.writeable = False
+    kernels.scaled_difference(big, ro, 0.5, np.empty((64, 64)))          # read-only
     p = np.ones(4096)
     kernels.adam(p, p[::-1], np.ones(4096), np.ones(4096), np.ones(4096), 0.9, 0.9, 1e-8, 1.0)
 

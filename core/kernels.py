@@ -12,7 +12,6 @@ numba; ``tests/test_kernels.py`` proves it on random and special values
 - ``bias_op(z, b)``: ``z ← z + b``, ``b`` ``(k,)`` added to every row of ``z`` ``(n, k)``;
 - ``relu_vjp(z, g, d)``: ``d ← g · [z > 0]`` (``[NaN > 0]`` is 0), any shape;
 - ``tanh_vjp(a, g, d)``: ``d ← g · (1 − a·a)``, any shape;
-- ``scaled_difference(a, b, c, d)``: ``d ← (a − b) · c`` (a loss's ``(ŷ − y)/n``);
 - ``softmax(z, d)``: ``z − max`` per row, NumPy's ``exp``, then ``e / Σ e`` with
   the sum in ``np.add.reduce``'s own order (checked against NumPy once, when the
   kernels load), rows of at most 128;
@@ -179,10 +178,6 @@ def _build(numba, cache: bool):
             for j in range(k):
                 e[i, j] = e[i, j] / s
 
-    def scaled_difference(a, b, c, out):
-        for i in range(a.size):
-            out[i] = (a[i] - b[i]) * c
-
     def adam(p, g, M, V, b1, b2, eps, c):
         for i in range(p.size):
             gi = g[i]
@@ -206,7 +201,6 @@ def _build(numba, cache: bool):
     out.relu_vjp = jit(sigs(1, 1, 1))(relu_vjp)
     out.tanh_vjp = jit(sigs(1, 1, 1, 0))(tanh_vjp)
     out.adam = jit(sigs(1, 1, 1, 1, 0, 0, 0, 0))(adam)
-    out.scaled_difference = jit(sigs(1, 1, 0, 1))(scaled_difference)
     out.softmax_shift = jit(sigs(2, 2))(softmax_shift)
     out.softmax_normalise = jit(sigs(2, 0))(normalise)
     if not _softmax_agrees(out):
@@ -214,17 +208,23 @@ def _build(numba, cache: bool):
     return out
 
 
-def _fits(*arrays) -> bool:
-    """Whether the compiled loop may take these arrays (see the module docstring)."""
-    first = arrays[0]
-    if type(first) is not np.ndarray or first.size < MIN_SIZE or first.dtype not in _FLOATS:
+def _fits(first, *others) -> bool:
+    """Whether the compiled loop may take these arrays (see the module docstring).
+
+    Called on every step, so it reads each array's attributes once: the
+    checks cost under a microsecond."""
+    if type(first) is not np.ndarray or first.size < MIN_SIZE:
         return False
     dtype = first.dtype
-    for a in arrays:
-        # read-only arrays too take the twin: numba types them apart
-        flags = getattr(a, "flags", None)
-        if type(a) is not np.ndarray or a.dtype != dtype or not flags.c_contiguous \
-                or not flags.writeable:
+    flags = first.flags
+    if dtype not in _FLOATS or not (flags.c_contiguous and flags.writeable):
+        return False
+    for a in others:
+        if type(a) is not np.ndarray or a.dtype != dtype:
+            return False
+        # read-only arrays take the twin too: numba types them apart
+        flags = a.flags
+        if not (flags.c_contiguous and flags.writeable):
             return False
     return True
 
@@ -232,15 +232,18 @@ def _fits(*arrays) -> bool:
 def _apart(out, source) -> bool:
     """``out`` is ``source`` or shares no memory with it: an element-wise loop
     may then write ``out`` while reading ``source``."""
-    return out is source or not np.may_share_memory(out, source)
+    # two arrays that own their memory never share it (the workspace's buffers)
+    return out is source or (out.base is None and source.base is None) \
+        or not np.may_share_memory(out, source)
 
 
 # ---------------------------------------------------------------- the kernels
 def bias_op(z: np.ndarray, b: np.ndarray):
     """``() -> None`` adding ``b`` ``(k,)`` to every row of ``z`` ``(n, k)`` in
     place: the compiled loop when it fits (decided once), else ``np.add``."""
-    if z.ndim == 2 and b.ndim == 1 and _fits(z, b) and _load():
-        kernel = _load().add_bias
+    compiled = _fits(z, b) and z.ndim == 2 and b.ndim == 1 and _load()
+    if compiled:
+        kernel = compiled.add_bias
         return lambda: kernel(z, b)
     return lambda: np.add(z, b, z)
 
@@ -250,9 +253,9 @@ def relu_vjp(z, g, out=None):
     (the twin: the derivative, then the product)."""
     if out is None:
         out = np.empty_like(g)
-    if type(z) is np.ndarray and z.shape == g.shape == out.shape and _fits(z, g, out) \
-            and _apart(out, z) and _apart(out, g) and _load():
-        _load().relu_vjp(z.reshape(-1), g.reshape(-1), out.reshape(-1))
+    compiled = _elementwise(z, g, out)
+    if compiled:
+        compiled.relu_vjp(z.ravel(), g.ravel(), out.ravel())
         return out
     # the derivative goes to out, unless out holds g (then to a buffer of its own)
     d = np.greater(z, 0.0, out=np.empty_like(out) if np.may_share_memory(out, g) else out)
@@ -263,27 +266,22 @@ def tanh_vjp(a, g, out=None):
     """``g ⊙ (1 − a·a)`` into ``out``: tanh's vector-Jacobian product in one pass."""
     if out is None:
         out = np.empty_like(g)
-    if type(a) is np.ndarray and a.shape == g.shape == out.shape and _fits(a, g, out) \
-            and _apart(out, a) and _apart(out, g) and _load():
-        _load().tanh_vjp(a.reshape(-1), g.reshape(-1), out.reshape(-1), a.dtype.type(1.0))
+    compiled = _elementwise(a, g, out)
+    if compiled:
+        compiled.tanh_vjp(a.ravel(), g.ravel(), out.ravel(), a.dtype.type(1.0))
         return out
     d = np.multiply(a, a, np.empty_like(out) if np.may_share_memory(out, g) else out)
     np.subtract(1.0, d, d)
     return np.multiply(g, d, out)
 
 
-def scaled_difference(a, b, c: float, out):
-    """``(a − b) · c`` into ``out`` (a loss's output delta ``(ŷ − y)/n``); the
-    product is skipped when ``c`` is 1, which it leaves unchanged anyway."""
-    if type(b) is np.ndarray and a.shape == b.shape == out.shape and _fits(a, b, out) \
-            and _apart(out, a) and _apart(out, b) and _load():
-        t = a.dtype.type
-        _load().scaled_difference(a.reshape(-1), b.reshape(-1), t(c), out.reshape(-1))
-        return out
-    np.subtract(a, b, out)
-    if c != 1.0:
-        np.multiply(out, c, out)
-    return out
+def _elementwise(x, g, out):
+    """The compiled kernels if an element-wise loop may read ``x`` and ``g`` and
+    write ``out`` (same shape, :func:`_fits`, no partial overlap), else ``False``."""
+    if _fits(x, g, out) and x.shape == g.shape == out.shape \
+            and _apart(out, x) and _apart(out, g):
+        return _load()
+    return False
 
 
 #: the widest row the compiled softmax takes (NumPy sums wider rows recursively)
@@ -295,9 +293,8 @@ def softmax(z, out):
     ``z − max``, NumPy's ``exp``, ``e / Σ e`` with ``Σ`` as ``np.add.reduce``
     sums — and return ``out``; ``None`` when they do not apply (the caller then
     runs its NumPy code, which gives the same bits)."""
-    if type(z) is np.ndarray and type(out) is np.ndarray and z.ndim >= 2 \
-            and z.shape == out.shape and 0 < z.shape[-1] <= SOFTMAX_WIDTH \
-            and _fits(z, out) and _apart(out, z):
+    if _fits(z, out) and z.ndim >= 2 and z.shape == out.shape \
+            and 0 < z.shape[-1] <= SOFTMAX_WIDTH and _apart(out, z):
         compiled = _load()
         if compiled and compiled.softmax_shift is not None:
             k = z.shape[-1]
@@ -331,11 +328,14 @@ def adam(p, g, M, V, s, beta1: float, beta2: float, eps: float, c: float) -> Non
     scalars are taken in the arrays' dtype, as NumPy takes Python floats.
     """
     if _fits(p, g, M, V) and p.shape == g.shape == M.shape == V.shape \
-            and _apart(p, g) and _load():
-        t = p.dtype.type
-        _load().adam(p.reshape(-1), g.reshape(-1), M.reshape(-1), V.reshape(-1),
-                     t(beta1), t(beta2), t(eps), t(c))
-        return
+            and _apart(p, g) and _apart(M, g) and _apart(V, g) and _apart(M, p) \
+            and _apart(V, p) and _apart(M, V):
+        compiled = _load()
+        if compiled:
+            t = p.dtype.type
+            compiled.adam(p.ravel(), g.ravel(), M.ravel(), V.ravel(),
+                          t(beta1), t(beta2), t(eps), t(c))
+            return
     np.multiply(M, beta1, M)
     np.add(M, g, M)
     np.multiply(g, g, s)

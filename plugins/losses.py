@@ -41,7 +41,6 @@ import numbers
 
 import numpy as np
 
-from deltarule import kernels
 from deltarule.errors import ConfigError
 from deltarule.hookspecs import hookimpl
 
@@ -234,7 +233,9 @@ class BinaryCrossEntropy:
             else:
                 total = float(out.sum()) - float(np.vdot(y, z))
             scale = self._scale(z.shape[-2])
-            kernels.scaled_difference(y_hat, y, scale, out)  # δ = (ŷ − y) · scale
+            np.subtract(y_hat, y, out)
+            if scale != 1.0:
+                np.multiply(out, scale, out)
             return total * scale
 
         return sigmoid_bce
@@ -359,8 +360,10 @@ class CrossEntropy:
                 # ŷ underflowed somewhere: exactly, from z, by log-sum-exp
                 total = _softmax_ce_from_z(y, z, out)
             # δ = ŷ Σ_k y_k − y = ŷ − y: check_targets made every row sum to 1
+            np.subtract(y_hat, y, out)
             scale = self._scale(len(y))
-            kernels.scaled_difference(y_hat, y, scale, out)
+            if scale != 1.0:
+                np.multiply(out, scale, out)
             return total * scale
 
         return softmax_ce
@@ -375,8 +378,10 @@ class CrossEntropy:
         total = -_block_dot(y, out)
         if not normal.all():
             total = np.where(normal, total, _softmax_ce_from_z(y, z, out))
+        np.subtract(y_hat, y, out)
         scale = self._scale(z.shape[-2])
-        kernels.scaled_difference(y_hat, y, scale, out)
+        if scale != 1.0:
+            np.multiply(out, scale, out)
         return total * scale
 
 

@@ -212,8 +212,9 @@ def _fits(first, *others) -> bool:
     """Whether the compiled loop may take these arrays (see the module docstring).
 
     Called on every step, so it reads each array's attributes once: the
-    checks cost under a microsecond."""
-    if type(first) is not np.ndarray or first.size < MIN_SIZE:
+    checks cost under a microsecond, and nothing once numba is known to be
+    off (the NumPy twins then run at NumPy's own speed)."""
+    if _compiled is False or type(first) is not np.ndarray or first.size < MIN_SIZE:
         return False
     dtype = first.dtype
     flags = first.flags

@@ -20,7 +20,10 @@ put first on ``PYTHONPATH``: the worktree is never modified.  A mutant is
 *killed* when the command fails (or times out), *survives* when it passes.
 
 What is mutated (the maths and control code, see ``CORE_TARGETS``): core's
-network maths (``core/network.py``, ``core/workspace.py``) and loop
+network maths (``core/network.py``, ``core/workspace.py``, the compiled
+kernels and their NumPy twins in ``core/kernels.py`` — whose mutants the
+laws reach only on arrays large enough for the compiled path, so run them
+with ``--command 'pytest tests/test_kernels.py -x -q'`` too) and loop
 (``core/loop.py``: the run log, ``State``, the epoch and its steps, the stop
 criteria and observers as calls, ``Run``; ``core/trainer.py``:
 ``TrainResult`` and ``Trainer``'s run methods); every function and class
@@ -66,6 +69,8 @@ EQUIVALENT_FILE = ROOT / "tools" / "equivalent_mutants.txt"
 CORE_TARGETS = {
     "core/network.py": ("Network", "_views", "_readonly_pairs"),
     "core/workspace.py": ("Workspace", "_store"),
+    "core/kernels.py": ("_build", "_softmax_agrees", "bias_op", "relu_vjp", "tanh_vjp",
+                        "_elementwise", "softmax", "adam", "_fits", "_apart"),
     "core/loop.py": ("RunLog", "State", "_readonly", "batch_plan", "step", "epoch_function",
                      "validation_loss", "stop_criteria", "observers", "_plain_calls",
                      "Run"),

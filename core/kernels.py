@@ -83,8 +83,12 @@ def _load():
 def _compile():
     try:
         import numba
-    except ImportError:
-        return False
+    except ModuleNotFoundError as exc:
+        if exc.name == "numba":
+            return False  # not installed: the NumPy twins, silently
+        return _off("numba", exc)
+    except Exception as exc:  # installed but broken (e.g. built for another NumPy)
+        return _off("numba", exc)
     try:
         try:
             return _build(numba, cache=True)
@@ -93,12 +97,15 @@ def _compile():
             # neither can be written, compile for this process alone
             return _build(numba, cache=False)
     except Exception as exc:  # an incompatible numba must not stop a training
-        warnings.warn(
-            f"deltarule's compiled kernels are off: numba {numba.__version__} failed "
-            f"({type(exc).__name__}: {exc}); training goes on with NumPy, the same "
-            f"numbers, slower (set {ENV}=numpy to skip numba)",
-            KernelWarning, stacklevel=5)
-        return False
+        return _off(f"numba {numba.__version__}", exc)
+
+
+def _off(what: str, exc: Exception) -> bool:
+    warnings.warn(
+        f"deltarule's compiled kernels are off: {what} failed ({type(exc).__name__}: "
+        f"{exc}); training goes on with NumPy, the same numbers, slower (set {ENV}=numpy "
+        "to skip numba)", KernelWarning, stacklevel=6)
+    return False
 
 
 def _build(numba, cache: bool):

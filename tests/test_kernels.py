@@ -255,6 +255,43 @@ def test_a_failing_numba_warns_once_and_numpy_carries_on(monkeypatch):
     assert kernels.backend() == "numpy" and r.epochs == 2
 
 
+@pytest.mark.parametrize("error", [ImportError("Numba needs NumPy 2.3 or less"),
+                                   ModuleNotFoundError("No module named 'llvmlite'",
+                                                       name="llvmlite"),
+                                   AttributeError("module 'numpy' has no attribute 'x'")])
+def test_a_numba_that_fails_to_import_warns_and_numpy_carries_on(monkeypatch, error):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "numba":
+            raise error
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(kernels, "_compiled", None)
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.warns(deltarule.KernelWarning, match=str(error).split("'")[0]):
+        assert kernels.backend() == "numpy"
+
+
+def test_numba_not_installed_is_silent(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "numba":
+            raise ModuleNotFoundError("No module named 'numba'", name="numba")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(kernels, "_compiled", None)
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert kernels.backend() == "numpy"
+
+
 def test_an_interrupt_while_compiling_is_not_remembered(monkeypatch):
     def interrupted(numba, cache):
         raise KeyboardInterrupt

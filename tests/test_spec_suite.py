@@ -671,3 +671,48 @@ def test_cli_lists_every_law():
     assert code == 0
     for law_id in LAWS:
         assert law_id in out
+
+
+class _ReLUKinkVjp:
+    """Named relu, right everywhere but its vjp, which passes g through at z = 0
+    (the loop calls vjp, so training would use the wrong kink convention)."""
+
+    name = "relu"
+    kinks = (0.0,)
+    output_range = (0.0, float("inf"))
+
+    def forward(self, z):
+        return np.maximum(z, 0.0)
+
+    def derivative(self, z, a):
+        return (z > 0).astype(float)
+
+    def vjp(self, z, a, g):
+        return g * (z >= 0)
+
+
+class _TanhVjpWithoutSquare:
+    """Named tanh whose vjp computes g ⊙ (1 − a) instead of g ⊙ (1 − a²)."""
+
+    name = "tanh"
+    output_range = (-1.0, 1.0)
+
+    def forward(self, z):
+        return np.tanh(z)
+
+    def derivative(self, z, a):
+        return 1.0 - a * a
+
+    def vjp(self, z, a, g):
+        return g * (1.0 - a)
+
+
+@pytest.mark.parametrize("component, points_at", [(_ReLUKinkVjp(), "vjp"),
+                                                  (_TanhVjpWithoutSquare(), "vjp")])
+def test_textbook_checks_an_elementwise_vjp(component, points_at):
+    """The loop calls vjp when an activation has one: activation.textbook compares
+    it with g ⊙ the textbook derivative (kinks included) and names it."""
+    report = check_component(component, "activation", laws=["activation.textbook"])
+    (result,) = [r for r in report if r.law == "activation.textbook"]
+    assert result.failed, str(result)
+    assert f"{points_at} of " in result.message and "textbook derivative" in result.message

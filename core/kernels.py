@@ -249,7 +249,7 @@ def _apart(out, source) -> bool:
 def bias_op(z: np.ndarray, b: np.ndarray):
     """``() -> None`` adding ``b`` ``(k,)`` to every row of ``z`` ``(n, k)`` in
     place: the compiled loop when it fits (decided once), else ``np.add``."""
-    compiled = _fits(z, b) and z.ndim == 2 and b.ndim == 1 and _load()
+    compiled = _fits(z, b) and z.ndim == 2 and b.shape == z.shape[1:] and _load()
     if compiled:
         kernel = compiled.add_bias
         return lambda: kernel(z, b)

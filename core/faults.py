@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from .errors import PluginError
-from .protocols import accepts_out
+from .protocols import accepts_out, uses_vjp
 
 _METHODS = {
     "activations": ("forward", "derivative", "vjp"),
@@ -412,7 +412,7 @@ def probe(net, loss, optimizer, X, y, *, catalogue=None, optimizer_factory=None,
         zs.append(z)
         As.append(a)
         g = np.full(shape, 1.0 / max(1, n), dtype=dt)
-        if callable(getattr(mine, "vjp", None)):  # what the loop calls, when present
+        if uses_vjp(mine):  # what the loop calls
             p.call(s, "vjp", mine.vjp, (z.copy(), a.copy(), g), shape)
         elif callable(getattr(mine, "derivative", None)):
             p.call(s, "derivative", mine.derivative, (z.copy(), a.copy()), shape,

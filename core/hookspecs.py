@@ -52,7 +52,9 @@ def deltarule_activations() -> Any:
     An activation has a ``name`` and ``forward(z) -> a`` (same shape as
     ``z``, ``(n_samples, n_units)``).  An element-wise activation gives
     ``derivative(z, a) -> da/dz``; one that couples units (softmax) gives
-    ``vjp(z, a, g) -> g · ∂a/∂z`` instead.  Both receive the forward output
+    ``vjp(z, a, g) -> g · ∂a/∂z`` instead.  An element-wise one may give both
+    (``vjp`` = ``g ⊙ f'(z)`` in one pass): the loop then calls ``vjp``
+    (:func:`deltarule.protocols.uses_vjp`).  Both receive the forward output
     ``a`` so that, e.g., sigmoid can use ``a * (1 - a)``.  None of them may
     modify ``z``, ``a`` or ``g``.  (:class:`deltarule.protocols.Activation`.)
 

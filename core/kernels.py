@@ -58,8 +58,10 @@ def backend() -> str:
 
 @contextlib.contextmanager
 def disabled():
-    """Within the block, every kernel runs its NumPy twin (the same numbers):
-    for timing one against the other, or ruling numba out while debugging."""
+    """Within the block, every kernel call runs its NumPy twin (the same
+    numbers), and workspaces built in it bind the twins for good: for timing
+    one against the other, or ruling numba out while debugging.  Not
+    thread-safe: it switches the module for every thread."""
     global _compiled
     saved = _compiled
     _compiled = False
@@ -249,7 +251,8 @@ def _apart(out, source) -> bool:
 def bias_op(z: np.ndarray, b: np.ndarray):
     """``() -> None`` adding ``b`` ``(k,)`` to every row of ``z`` ``(n, k)`` in
     place: the compiled loop when it fits (decided once), else ``np.add``."""
-    compiled = _fits(z, b) and z.ndim == 2 and b.shape == z.shape[1:] and _load()
+    compiled = _fits(z, b) and z.ndim == 2 and b.shape == z.shape[1:] and _apart(z, b) \
+        and _load()
     if compiled:
         kernel = compiled.add_bias
         return lambda: kernel(z, b)

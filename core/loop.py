@@ -322,8 +322,11 @@ def full_loss(net: Network, loss_c, X, y, weights=None, l2: float = 0.0) -> floa
     else:
         value, total = float(loss_c.value(y, y_hat, weights=weights)), float(np.sum(weights))
     if l2:
-        c = 1.0 / total if capabilities(loss_c).reduction == "mean" else 1.0
-        value += 0.5 * l2 * c * sum(float(np.vdot(W, W)) for W in net.weights)
+        # ½ θ·(θ ⊙ decay), decay = λc at the weights: as the workspace computes it
+        mean = capabilities(loss_c).reduction == "mean"
+        lam_c = (l2 / total if weights is None else l2 * (1.0 / total)) if mean else l2
+        theta = net.theta
+        value += 0.5 * float(np.vdot(theta, theta * net.weight_mask(lam_c)))
     return value
 
 

@@ -9,7 +9,8 @@ Notation (layer ``l = 1 … L``; ``a_0 = X``)::
     ∂L/∂W_l = a_{l-1}ᵀ δ_l           ∂L/∂b_l = Σ_samples δ_l
 
 A non-element-wise activation (softmax) replaces ``g ⊙ f'(z)`` by its
-vector-Jacobian product ``vjp(z, a, g)``.
+vector-Jacobian product ``vjp(z, a, g)``; so does an element-wise one that
+offers ``vjp`` beside ``derivative`` (relu, tanh: the product fused).
 
 All parameters live in one flat vector ``theta``; ``W_l`` and ``b_l`` are
 views into it, and the gradients likewise into ``grad``.  The optimizer can

@@ -59,7 +59,9 @@ class Activation(Protocol):
     """``a = f(z)`` element-wise or per row; ``z``, ``a``: ``(n_samples, n_units)``.
 
     Required: ``name``, ``forward(z)``, and either ``derivative(z, a) -> f'(z)``
-    (element-wise) or ``vjp(z, a, g) -> g · ∂a/∂z`` (units coupled, softmax).
+    (element-wise) or ``vjp(z, a, g) -> g · ∂a/∂z`` (units coupled, softmax);
+    an element-wise activation may give both, and the loop then calls ``vjp``
+    (:func:`uses_vjp`).
     Optional: ``out=`` on ``forward``/``derivative``/``vjp`` (write into the
     loop's buffer), ``options()`` / ``configure(**options)``, ``lower_onnx(g,
     z) -> str`` (ONNX export: adds the nodes computing ``f(z)`` through the
@@ -131,7 +133,9 @@ class Capabilities:
     """The optional members a component offers (see the family protocols).
 
     ``*_out``: the method takes an ``out=`` buffer.  ``elementwise``: an
-    activation with ``derivative`` (else it needs ``vjp``).  ``lower_onnx``:
+    activation with ``derivative`` (else it needs ``vjp``).  ``backward_vjp``:
+    the loop's backward step calls ``vjp`` (``g ⊙ f'(z)`` fused) rather than
+    ``derivative`` — see :func:`uses_vjp`.  ``lower_onnx``:
     an activation that can be exported to ONNX.  ``reduction``:
     a loss's ``"sum"`` or ``"mean"`` (``"sum"`` when undeclared).
     ``value_weights``: a loss whose ``value`` takes ``weights=`` (sample
@@ -143,6 +147,7 @@ class Capabilities:
     derivative_out: bool = False
     vjp: bool = False
     vjp_out: bool = False
+    backward_vjp: bool = False
     gradient_out: bool = False
     value_and_gradient: bool = False
     value_and_gradient_out: bool = False
@@ -154,6 +159,34 @@ class Capabilities:
     lower_onnx: bool = False
     reduction: str = "sum"
     value_weights: bool = False
+
+
+def uses_vjp(activation: Any) -> bool:
+    """Whether the loop's backward step calls ``vjp`` for ``activation``.
+
+    ``vjp`` when it has one and no ``derivative``; when it has both, ``vjp``
+    only if it is defined at least as close to the object as ``derivative``
+    (on the instance, or on the same class or a subclass of the one defining
+    ``derivative``): a subclass that overrides ``derivative`` (or ``forward``
+    and ``derivative``) of ReLU keeps its own gradient, not the parent's
+    fused ``vjp``.
+    """
+    if not callable(getattr(activation, "vjp", None)):
+        return False
+    if not callable(getattr(activation, "derivative", None)):
+        return True
+    return _definition_rank(activation, "vjp") <= _definition_rank(activation, "derivative")
+
+
+def _definition_rank(obj: Any, name: str) -> int:
+    """0 when ``obj`` itself holds ``name``; else 1 + the index in its MRO of the
+    class defining it (later = further from the object)."""
+    if name in getattr(obj, "__dict__", {}):
+        return 0
+    for i, cls in enumerate(type(obj).__mro__, start=1):
+        if name in cls.__dict__:
+            return i
+    return len(type(obj).__mro__) + 1  # e.g. provided by __getattr__: the farthest
 
 
 def capabilities(component: Any) -> Capabilities:
@@ -171,6 +204,7 @@ def capabilities(component: Any) -> Capabilities:
         derivative_out=out("derivative"),
         vjp=has("vjp"),
         vjp_out=out("vjp"),
+        backward_vjp=uses_vjp(component),
         gradient_out=out("gradient"),
         value_and_gradient=has("value_and_gradient"),
         value_and_gradient_out=out("value_and_gradient"),

@@ -46,7 +46,7 @@ import numpy as np
 from .errors import ComponentError, PluginError
 from .faults import copy_checked
 from .network import Network
-from .protocols import accepts_out, capabilities
+from .protocols import accepts_out, capabilities, uses_vjp
 from .threads import limit_blas_threads
 
 #: options that shape the stack: models differing in them run as separate groups
@@ -171,7 +171,7 @@ class StackedWorkspace:
                 ops.append(partial(np.matmul, delta, net.weights[l + 1].transpose(0, 2, 1), g))
             if l == L - 1 and self.fused is not None:
                 delta = g
-            elif callable(getattr(act, "vjp", None)):  # preferred, as a single run does
+            elif uses_vjp(act):  # as a single run chooses
                 ops.append(_component_op(act, act.vjp, (z, a, g), d))
                 delta = d
             elif callable(getattr(act, "derivative", None)):

@@ -69,6 +69,8 @@ class Workspace:
             self._allocate(x, y, backward)
         except MemoryError:
             need = n_rows * sum(net.layers) * (4 if backward else 2) * dt.itemsize
+            if self.l2 and backward:
+                need += 2 * net.theta.nbytes  # the L2 term's decay and penalty
             raise ConfigError(
                 f"training {'-'.join(map(str, net.layers))} on {n_rows} rows at once "
                 f"needs about {format_bytes(need)} of buffers, more than the memory "
@@ -124,7 +126,8 @@ class Workspace:
         The penalty works on the flat parameter vector: ``decay`` is ``λ c`` at
         every weight and 0 at every bias, so ``t = θ ⊙ decay`` holds ``λ c W_l``
         for all layers at once, the value adds ``½ θ·t`` and the gradient ops
-        add ``t`` to ``∂L/∂θ`` (three calls whatever the depth)."""
+        add ``t`` to ``∂L/∂θ`` (three calls whatever the depth).  So the
+        backward ops read what this op wrote: call it first, as ``step`` does."""
         n, y, y_hat, g = self.n_rows, self.y, self.y_hat, self.g[-1]
         value, mean, lam = self.loss.value, self.mean, self.l2
         net = self.net
@@ -197,7 +200,7 @@ class Workspace:
                 ops.append(partial(np.dot, delta, net.weights[l + 1].T, g))
             if l == L - 1 and self.fused is not None:
                 delta = g  # the fused loss wrote δ_L already
-            elif can.vjp:
+            elif can.backward_vjp:
                 # δ_l = vjp(z, a, g): one call, also for an element-wise activation
                 # that offers it (g ⊙ f'(z) fused) besides its derivative
                 if can.vjp_out:

@@ -2,7 +2,9 @@
 
 Arrays are ``(n_samples, n_units)``; every function is applied to each
 element, except ``softmax``, which normalises each row and therefore gives a
-vector-Jacobian product ``vjp(z, a, g)`` instead of ``derivative``.
+vector-Jacobian product ``vjp(z, a, g)`` instead of ``derivative``.  ``relu``
+and ``tanh`` give both: their ``vjp`` is ``g ⊙ f'(z)`` in one pass (a compiled
+loop with numba, :mod:`deltarule.kernels`), which the training loop calls.
 
 The bundled activations accept an optional ``out`` buffer (same shape and
 dtype as ``z``) so the loop can reuse memory; third-party ones need not.

@@ -388,6 +388,17 @@ class Adam(_Base):
         if not isinstance(eps_hat, (bool, np.bool_)):
             raise ConfigError(f"{self.name}: eps_hat must be True or False, got {eps_hat!r}")
         self.eps_hat = bool(eps_hat)
+        self._moments = "rescaled"  # see _update; pickles from before hold m and v
+
+    def __setstate__(self, state):
+        # an optimizer pickled before the moments were rescaled (a scikit-learn
+        # estimator saved mid-training) holds m and v: rescale them once
+        self.__dict__.update(state)
+        if state.get("_moments") != "rescaled":
+            for bufs in self._bufs or ():
+                bufs[0] /= 1.0 - self.beta1
+                bufs[1] /= 1.0 - self.beta2
+            self._moments = "rescaled"
 
     def _own_options(self):
         opts = {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}

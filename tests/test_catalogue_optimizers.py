@@ -272,3 +272,31 @@ def test_every_optimizer_trains_a_network_by_name():
 
 def test_sgd_class_is_the_catalogue_entry():
     assert factory("sgd") is O.SGD and factory("adam") is O.Adam
+
+
+def test_adam_pickled_before_rescaled_moments_continues_the_same():
+    """Adam keeps M = m/(1 − β₁), V = v/(1 − β₂); an optimizer pickled with the
+    textbook moments (a scikit-learn estimator saved mid-training by an earlier
+    version) is rescaled once when loaded, and steps on as the new one does."""
+    import pickle
+
+    from deltarule.plugins.optimizers import Adam
+
+    rng = np.random.default_rng(0)
+    p, g = rng.standard_normal(50), rng.standard_normal(50)
+    new = Adam(lr=0.01, eps_hat=True)
+    for _ in range(3):
+        new.step([p], [g])
+    state = pickle.loads(pickle.dumps(new)).__dict__.copy()
+    del state["_moments"]
+    M, V, s = new._bufs[0]
+    state["_bufs"] = [[M * (1 - 0.9), V * (1 - 0.999), s.copy()]]
+    old = Adam.__new__(Adam)
+    old.__setstate__(state)
+    np.testing.assert_allclose(old._bufs[0][0], M, rtol=1e-14)
+    np.testing.assert_allclose(old._bufs[0][1], V, rtol=1e-14)
+    q1, q2 = p.copy(), p.copy()
+    new.step([q1], [g])
+    old.step([q2], [g])
+    np.testing.assert_allclose(q2, q1, rtol=1e-12)
+    assert pickle.loads(pickle.dumps(new))._moments == "rescaled"

@@ -216,6 +216,8 @@ def test_arrays_the_loop_cannot_take_run_the_twin(refuse):
     kernels.bias_op(np.ones((64, 64)), np.ones((1, 64)))()          # b not 1-D
     with pytest.raises(ValueError):  # b of another length: NumPy's error, no stray write
         kernels.bias_op(np.ones((64, 64)), np.ones(32))()
+    z = np.ones((64, 64))
+    kernels.bias_op(z, z[0])()                                          # b inside z
     kernels.relu_vjp(big, np.broadcast_to(np.ones(64), (64, 64)))       # a broadcast view
     ro = np.ones((64, 64))
     ro.flags.writeable = False
@@ -331,6 +333,32 @@ def test_trainings_are_the_same_to_the_bit(dtype, hidden, optimizer, batch):
               loss="cross_entropy", optimizer=optimizer, lr=0.01, max_epochs=15,
               batch_size=batch, dtype=dtype, l2=1e-3, seed=3, entry_points=False)
     fast = deltarule.train(X, y, **kw)
+    with numpy_only():
+        twin = deltarule.train(X, y, **kw)
+    assert_same_bits([fast.network.theta, np.array(fast.history)],
+                     [twin.network.theta, np.array(twin.history)])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_softmax_training_is_the_same_to_the_bit(dtype, monkeypatch):
+    """Ten classes in batches of 200: the compiled softmax runs (2 000 entries)."""
+    ran = []
+    real = kernels.softmax
+
+    def spy(z, out):
+        done = real(z, out)
+        ran.append(done is not None)  # the compiled loops took the batch
+        return done
+
+    monkeypatch.setattr(kernels, "softmax", spy)
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((600, 20))
+    y = np.eye(10)[np.argmax(X[:, :10] + 0.3 * rng.standard_normal((600, 10)), axis=1)]
+    kw = dict(layers=[20, 64, 10], activation=["relu", "softmax"], loss="cross_entropy",
+              optimizer="adam", lr=0.01, max_epochs=8, batch_size=200, dtype=dtype,
+              l2=1e-4, seed=1, entry_points=False)
+    fast = deltarule.train(X, y, **kw)
+    assert any(ran)
     with numpy_only():
         twin = deltarule.train(X, y, **kw)
     assert_same_bits([fast.network.theta, np.array(fast.history)],

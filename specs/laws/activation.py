@@ -14,6 +14,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from deltarule.protocols import uses_vjp
 from deltarule.specs.protocol import (
     accepts_out,
     configure,
@@ -60,10 +61,11 @@ def _has_vjp(act):
 
 
 def _backward(act, z, a, g=None):
-    """``derivative(z, a)`` or ``vjp(z, a, g)``, whichever the activation has."""
-    if is_elementwise(act):
-        return act.derivative(z, a)
-    return act.vjp(z, a, np.ones_like(z) if g is None else g)
+    """``derivative(z, a)`` or ``vjp(z, a, g)``: the one the loop calls
+    (``protocols.uses_vjp``)."""
+    if uses_vjp(act):
+        return act.vjp(z, a, np.ones_like(z) if g is None else g)
+    return act.derivative(z, a)
 
 
 # ---------------------------------------------------------------- forward
@@ -113,7 +115,7 @@ def _calls(act, z, g):
     methods = [("forward", act.forward, (z,))]
     if is_elementwise(act):
         methods.append(("derivative", act.derivative, (z, a)))
-    elif callable(getattr(act, "vjp", None)):
+    if callable(getattr(act, "vjp", None)):  # also beside derivative: the loop calls it
         methods.append(("vjp", act.vjp, (z, a, g)))
     calls = []
     for name, fn, args in methods:
@@ -176,7 +178,7 @@ def dtype(act, ctx):
             a = np.asarray(act.forward(z.copy()))
             g = np.ones(shape, dtype=dt)
             back = np.asarray(_backward(act, z.copy(), a.copy(), g))
-            name = "derivative(z, a)" if is_elementwise(act) else "vjp(z, a, g)"
+            name = "vjp(z, a, g)" if uses_vjp(act) else "derivative(z, a)"
             for what, out in (("forward(z)", a), (name, back)):
                 if out.dtype != np.dtype(dt) or out.shape != z.shape:
                     raise Violation(f"{what} with z of dtype {np.dtype(dt).name}, shape "

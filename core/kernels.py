@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import types
 import warnings
 
 import numpy as np
@@ -202,10 +203,7 @@ def _build(numba, cache: bool):
             s = s * c
             p[i] = p[i] - s
 
-    class Compiled:
-        pass
-
-    out = Compiled()
+    out = types.SimpleNamespace()
     out.add_bias = jit(sigs(2, 1))(add_bias)
     out.relu_vjp = jit(sigs(1, 1, 1))(relu_vjp)
     out.tanh_vjp = jit(sigs(1, 1, 1, 0))(tanh_vjp)

@@ -129,6 +129,12 @@ class _PluginManager(pluggy.PluginManager):
             return None
         return super().parse_hookimpl_opts(plugin, name)
 
+    def parse_hookspec_opts(self, module_or_class, name):
+        # the same for the hook specifications: every registry adds them anew
+        if not name.startswith(_HOOK_PREFIX):
+            return None
+        return super().parse_hookspec_opts(module_or_class, name)
+
 
 _HOOK_PREFIX = hookspecs.PROJECT + "_"
 

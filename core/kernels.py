@@ -267,7 +267,7 @@ def relu_vjp(z, g, out=None):
         compiled.relu_vjp(z.ravel(), g.ravel(), out.ravel())
         return out
     # the derivative goes to out, unless out holds g (then to a buffer of its own)
-    d = np.greater(z, 0.0, out=np.empty_like(out) if np.may_share_memory(out, g) else out)
+    d = np.greater(z, 0.0, out=out if _apart(out, g) and out is not g else np.empty_like(out))
     return np.multiply(g, d, out)
 
 
@@ -279,7 +279,7 @@ def tanh_vjp(a, g, out=None):
     if compiled:
         compiled.tanh_vjp(a.ravel(), g.ravel(), out.ravel(), a.dtype.type(1.0))
         return out
-    d = np.multiply(a, a, np.empty_like(out) if np.may_share_memory(out, g) else out)
+    d = np.multiply(a, a, out if _apart(out, g) and out is not g else np.empty_like(out))
     np.subtract(1.0, d, d)
     return np.multiply(g, d, out)
 
